@@ -1,0 +1,38 @@
+# oceanlake — `make demo` then `make test` on a fresh machine (Python 3.11).
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export GX_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
+
+.PHONY: install demo test lint bench clean help
+
+help:  ## Show the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install oceanlake with test and benchmark extras
+
+demo: $(STAMP)  ## Generate sample data in the real formats and ingest it into ./lake (embedded, no server)
+	PREFECT_HOME=$(CURDIR)/.prefect $(BIN)/oceanlake demo --data sample-data --lake lake
+
+test: $(STAMP)  ## Run the test suite (installs everything first)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff
+	$(BIN)/ruff check .
+
+bench: $(STAMP)  ## Benchmarks (argopy comparison on the real Argo files)
+	$(BIN)/python benchmarks/bench_argo_ingest.py
+
+clean:  ## Remove the venv, demo data and lake
+	rm -rf $(VENV) lake sample-data .prefect

@@ -1,0 +1,283 @@
+"""The ``oceanlake`` command line: ingest, query and explore the lake.
+
+Every verb has ``--help``. The lake is chosen once with ``--lake`` (or ``OCEANLAKE_LAKE``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+import lake_schema
+from tasks import progress
+from tasks.config import load_settings
+from tasks.errors import OceanlakeError
+
+EXAMPLE_QUERY = ("SELECT platform_number, count(*) AS profiles, round(median(chla_surface), 3) AS chla_mg_m3 "
+                 "FROM argo_surface_chla GROUP BY ALL ORDER BY 1")
+
+app = typer.Typer(
+    name="oceanlake",
+    help=(
+        "Ocean-colour validation lakehouse.\n\n"
+        "Quick start: `oceanlake demo` builds a lake from generated sample files; then "
+        f"`oceanlake sql \"{EXAMPLE_QUERY}\"`.\n\n"
+        "The lake is a folder or s3://bucket/prefix (--lake or OCEANLAKE_LAKE, default ./lake)."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+ingest_app = typer.Typer(help="Ingest files into the lake (in situ now; satellite products come next).",
+                         no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+console = Console(stderr=True)
+
+LakeOption = Annotated[str | None, typer.Option(
+    "--lake", envvar="OCEANLAKE_LAKE", help="Lake root: a folder or s3://bucket/prefix. [default: ./lake]")]
+CatalogOption = Annotated[str | None, typer.Option(
+    "--catalog", envvar="OCEANLAKE_CATALOG",
+    help="DuckLake catalog: sqlite:PATH (default <lake>/catalog.sqlite), duckdb:PATH or postgres:dbname=.. host=..")]
+
+
+class Kind(StrEnum):
+    """In situ source kinds."""
+
+    argo = "argo"
+    hypernets = "hypernets"
+
+
+class OutputFormat(StrEnum):
+    """Output formats of ``oceanlake sql``."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class GdacIndex(StrEnum):
+    """GDAC index files."""
+
+    synthetic = "synthetic"
+    core = "core"
+    bio = "bio"
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details to stderr.")] = False) -> None:
+    """Ocean-colour validation lakehouse."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(code=2)
+
+
+def _with_progress(label: str, fn):
+    """Run ``fn()`` with a progress bar fed by ``tasks.progress.report``."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False, disable=not sys.stderr.isatty()) as bar:
+        task_ids: dict[str, int] = {}
+
+        def reporter(step: str, done: int, total: int) -> None:
+            if step not in task_ids:
+                task_ids[step] = bar.add_task(step, total=total)
+            bar.update(task_ids[step], completed=done, total=total)
+
+        progress.set_reporter(reporter)
+        try:
+            return fn()
+        finally:
+            progress.set_reporter(None)
+
+
+def _print_summary(summary: dict) -> None:
+    console.print(
+        f"[bold]{summary['kind']}[/bold]: {summary['files_found']} files found, "
+        f"{summary['files_ingested']} ingested, {summary['files_skipped']} already in the lake, "
+        f"{summary['files_quarantined']} files + {summary['objects_quarantined']} objects quarantined")
+    rows = ", ".join(f"{k}={v}" for k, v in sorted(summary["rows_written"].items()) if v)
+    if rows:
+        console.print(f"  rows written: {rows}")
+    if summary["files_quarantined"] or summary["objects_quarantined"]:
+        console.print('  see why: oceanlake sql "SELECT object, stage, reason FROM quarantine '
+                      'ORDER BY detected_at DESC"')
+
+
+@ingest_app.command("insitu")
+def ingest_insitu_command(
+    kind: Annotated[Kind, typer.Argument(help="argo (core/B/S profile + meta files) or hypernets (water L2A).")],
+    sources: Annotated[list[str], typer.Argument(
+        help="Files, folders, globs (quote them), s3://bucket/prefix, or an Argo GDAC mirror URL "
+             "(https://.../ with the index files and dac/).", show_default=False)],
+    lake: LakeOption = None,
+    catalog: CatalogOption = None,
+    index: Annotated[GdacIndex, typer.Option(help="GDAC index used with a mirror URL.")] = GdacIndex.synthetic,
+    wmo: Annotated[list[str] | None, typer.Option(help="GDAC mirror: only this float (repeatable).")] = None,
+    start: Annotated[str | None, typer.Option(help="GDAC mirror: profiles from this date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="GDAC mirror: profiles before this date (YYYY-MM-DD).")] = None,
+    bbox: Annotated[str | None, typer.Option(help="GDAC mirror: lon_min,lat_min,lon_max,lat_max.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
+) -> None:
+    """Ingest in situ files; new files only (by SHA-256), bad ones quarantined with a reason.
+
+    Examples:
+        oceanlake ingest insitu argo ./gdac/dac/coriolis/6903247
+
+        oceanlake ingest insitu argo "data/**/*_Sprof.nc" --lake s3://bucket/lake
+
+        oceanlake ingest insitu argo https://mirror.example/ifremer/argo --wmo 6903247 --start 2024-01-01
+
+        oceanlake ingest insitu hypernets ./hypernets/
+    """
+    from flows.ingest_insitu import ingest_insitu
+
+    try:
+        box = [float(v) for v in bbox.split(",")] if bbox else None
+        if box is not None and len(box) != 4:
+            raise typer.BadParameter("--bbox needs 4 numbers: lon_min,lat_min,lon_max,lat_max")
+        load_settings(lake=lake, catalog=catalog)  # validate before starting Prefect
+        summary = _with_progress(f"ingest {kind.value}", lambda: ingest_insitu(
+            kind.value, sources, lake=lake, catalog=catalog, index=index.value, wmo=wmo, start=start, end=end,
+            bbox=box))
+    except OceanlakeError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(summary, default=str))
+    else:
+        _print_summary(summary)
+
+
+def _parse_params(params: list[str] | None) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in params or []:
+        if "=" not in item:
+            raise typer.BadParameter(f"--param {item!r}: use NAME=VALUE")
+        name, value = item.split("=", 1)
+        out[name] = value
+    return out
+
+
+@app.command("sql")
+def sql_command(
+    query: Annotated[str, typer.Argument(help="SQL over the lake tables and views (read-only).")],
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p",
+        help="Bind $NAME in the query to VALUE (NAME=VALUE, repeatable); never pasted into SQL.")] = None,
+    lake: LakeOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Run a read-only SQL query. Tables: see `oceanlake schema`.
+
+    Examples:
+        oceanlake sql "SELECT * FROM argo_surface_chla LIMIT 5"
+
+        oceanlake sql "SELECT * FROM argo_profiles WHERE platform_number = $wmo" -p wmo=6903247 -f csv
+    """
+    from tasks.query import run_query
+
+    try:
+        result = run_query(load_settings(lake=lake, catalog=catalog), query, _parse_params(param))
+    except OceanlakeError as exc:
+        _fail(exc)
+    except Exception as exc:  # noqa: BLE001 - DuckDB errors are user errors here
+        _fail(exc)
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(result.to_pylist(), default=str))
+    elif fmt is OutputFormat.csv:
+        import pyarrow.csv as pacsv
+
+        sink = sys.stdout.buffer
+        pacsv.write_csv(result, sink)
+        sink.flush()
+    else:
+        table = RichTable(*result.column_names, show_lines=False)
+        for row in result.to_pylist()[:1000]:
+            table.add_row(*("" if v is None else str(v) for v in row.values()))
+        Console().print(table)
+        if result.num_rows > 1000:
+            console.print(f"({result.num_rows} rows, first 1000 shown; use --format csv for all)")
+
+
+@app.command("schema")
+def schema_command(
+    table: Annotated[str | None, typer.Argument(help="Table to describe (all tables when omitted).")] = None,
+) -> None:
+    """Describe the lake tables: columns, types, units and meaning (from lake_schema)."""
+    specs = [lake_schema.table(table)] if table else list(lake_schema.tables().values())
+    out = Console()
+    for spec in specs:
+        grid = RichTable(title=f"{spec.name} — {spec.description}", title_justify="left")
+        for col in ("column", "type", "units", "description"):
+            grid.add_column(col, overflow="fold")
+        for f in spec.fields:
+            grid.add_row(f.name, f.type, f.units or "", f.description)
+        out.print(grid)
+    if not table:
+        out.print("Views: " + ", ".join(lake_schema.views()))
+
+
+@app.command("sample")
+def sample_command(
+    out: Annotated[Path, typer.Argument(help="Folder to write the sample files into.")] = Path("sample-data"),
+    floats: Annotated[int, typer.Option(help="Number of BGC-Argo floats.")] = 3,
+    profiles: Annotated[int, typer.Option(help="Profiles per float.")] = 20,
+    sites: Annotated[int, typer.Option(help="Number of HYPERNETS water sites.")] = 2,
+    sequences: Annotated[int, typer.Option(help="Sequences per site.")] = 10,
+    bad: Annotated[bool, typer.Option(help="Also write one bad file per bad-input case (tests quarantine).")] = True,
+) -> None:
+    """Generate sample files in the real formats (Argo S-prof/GDAC tree, HYPERNETS water L2A)."""
+    from tasks.synthetic import write_bad_files, write_sample_dataset
+
+    written = write_sample_dataset(out, n_floats=floats, n_profiles=profiles, n_sites=sites, n_sequences=sequences)
+    if bad:
+        written["bad"] = list(write_bad_files(out / "bad").values())
+    for kind, paths in written.items():
+        console.print(f"{kind}: {len(paths)} files")
+    console.print(f"written under {out.resolve()}")
+
+
+@app.command("demo")
+def demo_command(
+    data: Annotated[Path, typer.Option(help="Where to write the sample files.")] = Path("sample-data"),
+    lake: LakeOption = None,
+) -> None:
+    """Generate sample data, ingest it into the lake (embedded DuckDB, no server) and show a query."""
+    from flows.ingest_insitu import ingest_insitu
+    from tasks.query import run_query
+    from tasks.synthetic import write_bad_files, write_sample_dataset
+
+    settings = load_settings(lake=lake)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    written = write_sample_dataset(data)
+    bad = write_bad_files(data / "bad")
+    console.print(f"sample files in {data.resolve()}")
+    argo_sources = [str(data / "argo"), *(str(p) for k, p in bad.items() if "hypernets" not in k)]
+    hyp_sources = [str(data / "hypernets"), *(str(p) for k, p in bad.items() if "hypernets" in k)]
+    for kind, sources in (("argo", argo_sources), ("hypernets", hyp_sources)):
+        summary = _with_progress(f"ingest {kind}", lambda k=kind, s=sources: ingest_insitu(k, s, lake=settings.lake))
+        _print_summary(summary)
+    console.print(f"\n[bold]lake:[/bold] {settings.lake}   catalog: {settings.catalog}")
+    console.print(f"files written: {sum(len(v) for v in written.values())} sample + {len(bad)} deliberately bad")
+    console.print(f"\nexample query:\n  oceanlake sql \"{EXAMPLE_QUERY}\"\n")
+    result = run_query(settings, EXAMPLE_QUERY)
+    table = RichTable(*result.column_names)
+    for row in result.to_pylist():
+        table.add_row(*(str(v) for v in row.values()))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    app()

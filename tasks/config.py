@@ -1,0 +1,132 @@
+"""Settings in one place (argopy ``options.py`` style): the only module that reads ``os.environ``.
+
+Environment variables (all optional):
+
+==========================  ==================================================================
+``OCEANLAKE_LAKE``          lake root: a local path (default ``./lake``) or ``s3://bucket/prefix``
+``OCEANLAKE_CATALOG``       DuckLake catalog: ``sqlite:PATH`` (default ``<lake>/catalog.sqlite``
+                            for a local lake), ``duckdb:PATH`` or ``postgres:dbname=.. host=..``
+``OCEANLAKE_CACHE``         download cache and local catalogs of S3 lakes (``~/.cache/oceanlake``)
+``OCEANLAKE_S3_ENDPOINT``   S3 endpoint URL for non-AWS stores (MinIO, moto), e.g. ``http://127.0.0.1:9000``
+``AWS_ACCESS_KEY_ID``       S3 key id (never logged)
+``AWS_SECRET_ACCESS_KEY``   S3 secret (never logged)
+``AWS_REGION``              S3 region (default ``us-east-1``)
+``OCEANLAKE_THREADS``       DuckDB threads (default: all cores)
+``OCEANLAKE_MEMORY_LIMIT``  DuckDB memory limit, e.g. ``4GB``
+==========================  ==================================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tasks.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    """Credentials of an S3-compatible store; ``repr`` hides the secret."""
+
+    key_id: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    endpoint: str | None = None
+    region: str = "us-east-1"
+
+    @property
+    def use_ssl(self) -> bool:
+        """Whether the endpoint is HTTPS (AWS when no endpoint is set)."""
+        return not (self.endpoint or "").startswith("http://")
+
+    @property
+    def endpoint_host(self) -> str | None:
+        """Endpoint without scheme, as DuckDB wants it (``127.0.0.1:9000``)."""
+        if not self.endpoint:
+            return None
+        return self.endpoint.split("://", 1)[-1].rstrip("/")
+
+    def storage_options(self) -> dict:
+        """fsspec/s3fs keyword arguments."""
+        opts: dict = {"key": self.key_id, "secret": self.secret}
+        if self.endpoint:
+            opts["client_kwargs"] = {"endpoint_url": self.endpoint, "region_name": self.region}
+        return opts
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings of one run. Build with :func:`load_settings`."""
+
+    lake: str
+    catalog: str
+    cache_dir: Path
+    s3: S3Credentials
+    threads: int | None = None
+    memory_limit: str | None = None
+
+    @property
+    def is_s3(self) -> bool:
+        """True when the lake lives on an S3-compatible object store."""
+        return self.lake.startswith("s3://")
+
+    def lake_path(self, *parts: str) -> str:
+        """A path or URL under the lake root (``/`` separated, no trailing slash)."""
+        return "/".join([self.lake.rstrip("/"), *parts])
+
+    def with_lake(self, lake: str) -> Settings:
+        """Copy of these settings for another lake (catalog re-derived)."""
+        return load_settings(lake=lake, catalog=None, base=self)
+
+
+def _default_catalog(lake: str, cache_dir: Path) -> str:
+    if lake.startswith("s3://"):
+        digest = hashlib.sha1(lake.encode()).hexdigest()[:12]
+        return f"sqlite:{cache_dir / 'catalogs' / f'{digest}.sqlite'}"
+    return f"sqlite:{Path(lake) / 'catalog.sqlite'}"
+
+
+def _validate_lake(lake: str) -> str:
+    if "://" in lake and not lake.startswith("s3://"):
+        raise ConfigError(f"lake URL {lake!r}: only local paths and s3://bucket/prefix are supported")
+    if lake.startswith("s3://") and len(lake) <= len("s3://"):
+        raise ConfigError("lake URL 's3://' needs a bucket name: s3://bucket/prefix")
+    return lake if lake.startswith("s3://") else str(Path(lake).expanduser().resolve())
+
+
+def _validate_catalog(catalog: str) -> str:
+    kind = catalog.split(":", 1)[0]
+    if kind not in {"sqlite", "duckdb", "postgres"}:
+        raise ConfigError(
+            f"catalog {catalog!r}: use sqlite:PATH, duckdb:PATH or postgres:dbname=... host=..."
+        )
+    return catalog
+
+
+def load_settings(
+    lake: str | None = None,
+    catalog: str | None = None,
+    base: Settings | None = None,
+) -> Settings:
+    """Settings from explicit arguments, then environment variables, then defaults.
+
+    Args:
+        lake: lake root (local path or ``s3://bucket/prefix``); overrides ``OCEANLAKE_LAKE``.
+        catalog: DuckLake catalog spec; overrides ``OCEANLAKE_CATALOG``.
+        base: settings to copy credentials and tuning from (used by :meth:`Settings.with_lake`).
+    """
+    env = os.environ
+    cache_dir = base.cache_dir if base else Path(env.get("OCEANLAKE_CACHE", "~/.cache/oceanlake")).expanduser()
+    lake = _validate_lake(lake or env.get("OCEANLAKE_LAKE") or "./lake")
+    catalog = catalog or (None if base else env.get("OCEANLAKE_CATALOG")) or _default_catalog(lake, cache_dir)
+    s3 = base.s3 if base else S3Credentials(
+        key_id=env.get("AWS_ACCESS_KEY_ID"),
+        secret=env.get("AWS_SECRET_ACCESS_KEY"),
+        endpoint=env.get("OCEANLAKE_S3_ENDPOINT") or env.get("AWS_ENDPOINT_URL"),
+        region=env.get("AWS_REGION", "us-east-1"),
+    )
+    threads = base.threads if base else (int(env["OCEANLAKE_THREADS"]) if env.get("OCEANLAKE_THREADS") else None)
+    memory = base.memory_limit if base else env.get("OCEANLAKE_MEMORY_LIMIT")
+    return Settings(lake=lake, catalog=_validate_catalog(catalog), cache_dir=cache_dir, s3=s3,
+                    threads=threads, memory_limit=memory)

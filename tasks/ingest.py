@@ -1,0 +1,244 @@
+"""In situ ingestion: discover → fetch → checksum → read → quality gate → one commit per chunk.
+
+Never dies on one bad file: every rejected file or object goes to ``quarantine`` with a reason,
+the rest is published. Files whose checksum is already in ``ingested_files`` are skipped, so
+re-running a source ingests nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+import lake_schema
+from tasks import quality
+from tasks.config import Settings
+from tasks.errors import OceanlakeError
+from tasks.lake import Lake, conform, utc_now
+from tasks.readers.base import ReadResult
+from tasks.readers.registry import open_file, source_kind
+from tasks.sources import IndexFilter, discover, local_copy, sha256_file
+
+log = logging.getLogger(__name__)
+
+#: Flush a chunk to the lake once it holds this many rows (bounds memory) or files.
+CHUNK_ROWS = 2_000_000
+CHUNK_FILES = 64
+
+
+@dataclass
+class IngestSummary:
+    """Counts of one ingestion run (printed by the CLI, returned by the flow)."""
+
+    run_id: str
+    kind: str
+    files_found: int = 0
+    files_skipped: int = 0
+    files_ingested: int = 0
+    files_quarantined: int = 0
+    objects_quarantined: int = 0
+    rows_written: dict[str, int] = field(default_factory=dict)
+    snapshot_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        return asdict(self)
+
+
+@dataclass
+class _ReadFile:
+    url: str
+    checksum: str
+    size: int
+    result: ReadResult
+
+
+@dataclass
+class _Chunk:
+    files: list[_ReadFile] = field(default_factory=list)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return sum(f.result.n_rows for f in self.files)
+
+
+def ingest_insitu(
+    kind: str,
+    sources: list[str],
+    settings: Settings,
+    *,
+    run_id: str | None = None,
+    gdac: IndexFilter | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestSummary:
+    """Ingest in situ files of ``kind`` (``argo`` or ``hypernets``) from SOURCE arguments.
+
+    Args:
+        kind: in situ source kind id (see ``tasks.readers.registry.INSITU_KINDS``).
+        sources: files, folders, globs, ``s3://`` prefixes or an Argo GDAC mirror URL.
+        settings: lake settings.
+        run_id: identifier stored with every row (a new UUID by default).
+        gdac: index selection when a SOURCE is a GDAC mirror.
+        progress: called as ``progress(files_done, files_total)`` after each file.
+
+    Returns:
+        The run summary. Raises only for problems of the whole run (lake unreachable, SOURCE
+        matching nothing); per-file problems are quarantined and counted.
+    """
+    spec = source_kind(kind)
+    summary = IngestSummary(run_id=run_id or uuid.uuid4().hex, kind=kind)
+    urls = discover(sources, spec.patterns, settings, gdac)
+    summary.files_found = len(urls)
+    seen_this_run: set[str] = set()
+    with Lake(settings) as lake:
+        chunk = _Chunk()
+        for done, url in enumerate(urls, start=1):
+            _read_one(lake, spec, url, settings, summary, seen_this_run, chunk)
+            if chunk.n_rows >= CHUNK_ROWS or len(chunk.files) >= CHUNK_FILES:
+                _flush(lake, chunk, summary)
+                chunk = _Chunk()
+            if progress:
+                progress(done, len(urls))
+        _flush(lake, chunk, summary)
+        summary.snapshot_id = lake.snapshot_id()
+        _sanity_check(lake, summary)
+    log.info("ingest %s: %s", kind, summary.as_dict())
+    return summary
+
+
+def _quarantine_entry(obj: str, stage: str, reason: str, checksum: str | None, summary: IngestSummary) -> dict:
+    return {"object": obj, "stage": stage, "reason": reason, "source_checksum": checksum,
+            "source_kind": summary.kind, "run_id": summary.run_id}
+
+
+def _read_one(lake: Lake, spec, url: str, settings: Settings, summary: IngestSummary,
+              seen: set[str], chunk: _Chunk) -> None:
+    checksum = None
+    try:
+        with local_copy(url, settings) as path:
+            checksum = sha256_file(path)
+            if checksum in seen or lake.known_checksums([checksum]):
+                summary.files_skipped += 1
+                return
+            seen.add(checksum)
+            size = path.stat().st_size
+            result = open_file(spec, path)
+    except OceanlakeError as exc:
+        _reject_file(url, "read" if checksum else "fetch", str(exc), checksum, summary, chunk)
+        return
+    except Exception as exc:  # noqa: BLE001 - any failure of one file must not stop the batch
+        stage = "read" if checksum else "fetch"
+        _reject_file(url, stage, f"{url}: {type(exc).__name__}: {exc}", checksum, summary, chunk)
+        return
+    for obj, reason in result.rejected:
+        chunk.quarantine.append(_quarantine_entry(obj, "read", reason, checksum, summary))
+    chunk.files.append(_ReadFile(url=url, checksum=checksum, size=size, result=result))
+
+
+def _reject_file(url: str, stage: str, reason: str, checksum: str | None, summary: IngestSummary,
+                 chunk: _Chunk) -> None:
+    log.warning("quarantined %s at %s: %s", url, stage, reason)
+    summary.files_quarantined += 1
+    chunk.quarantine.append(_quarantine_entry(url, stage, reason, checksum, summary))
+
+
+def _gated_tables(chunk: _Chunk, summary: IngestSummary, now) -> dict[str, pa.Table]:
+    """Conform, concatenate and gate the chunk's tables; rejections go to ``chunk.quarantine``."""
+    by_table: dict[str, list[pa.Table]] = defaultdict(list)
+    for f in chunk.files:
+        for name, rows in f.result.tables.items():
+            by_table[name].append(conform(name, rows, source_file=f.url, source_checksum=f.checksum,
+                                          ingested_at=now, run_id=summary.run_id))
+    url_of = {f.checksum: f.url for f in chunk.files}
+    gated: dict[str, pa.Table] = {}
+    rejected_keys: dict[tuple[str, ...], list[pa.Table]] = defaultdict(list)
+    for name, parts in by_table.items():
+        rows = pa.concat_tables(parts)
+        key = lake_schema.table(name).key
+        for earlier in rejected_keys.get(key, []):  # children of a rejected object go with it
+            rows = rows.join(earlier, keys=list(key), join_type="left anti").select(rows.column_names)
+        result = quality.gate(name, rows)
+        for rej in result.rejected:
+            checksum = rows.column("source_checksum")[rej["row"]].as_py()
+            chunk.quarantine.append(_quarantine_entry(f"{url_of[checksum]}#{rej['label']}", "validate",
+                                                      rej["reason"], checksum, summary))
+        if result.failed is not None and key:
+            rejected_keys[key].append(result.failed.select(list(key)))
+        gated[name] = result.passed
+    return gated
+
+
+def _file_rows(f: _ReadFile, tables: dict[str, pa.Table], chunk: _Chunk, summary: IngestSummary, now) -> dict:
+    n_rows = sum(int(pc.sum(pc.equal(t.column("source_checksum"), f.checksum)).as_py() or 0) for t in tables.values())
+    n_bad = sum(1 for q in chunk.quarantine if q["source_checksum"] == f.checksum)
+    return {"source_file": f.url, "source_checksum": f.checksum, "size_bytes": f.size, "source_kind": summary.kind,
+            "reader": f.result.reader, "n_rows": n_rows, "n_quarantined": n_bad, "ingested_at": now,
+            "run_id": summary.run_id}
+
+
+def _flush(lake: Lake, chunk: _Chunk, summary: IngestSummary) -> None:
+    """Gate and commit one chunk atomically; isolate a failing file by committing file by file."""
+    if not chunk.files and not chunk.quarantine:
+        return
+    now = utc_now()
+    tables = _gated_tables(chunk, summary, now) if chunk.files else {}
+    files = pa.Table.from_pylist([_file_rows(f, tables, chunk, summary, now) for f in chunk.files],
+                                 schema=lake_schema.table("ingested_files").arrow_schema())
+
+    def body(con) -> dict[str, int]:
+        written = lake.upsert(con, tables)
+        lake.upsert(con, {"ingested_files": files})
+        lake.quarantine(chunk.quarantine, con=con)
+        return written
+
+    try:
+        written = lake.transaction(body)
+    except Exception as exc:  # noqa: BLE001 - isolate the culprit by committing file by file
+        if len(chunk.files) > 1:
+            log.warning("chunk commit failed (%s); retrying file by file", exc)
+            for f in chunk.files:
+                own = [q for q in chunk.quarantine if q["source_checksum"] == f.checksum]
+                _flush(lake, _Chunk(files=[f], quarantine=own), summary)
+            ours = {f.checksum for f in chunk.files}
+            _commit_quarantine(lake, [q for q in chunk.quarantine if q["source_checksum"] not in ours], summary)
+            return
+        entries = list(chunk.quarantine)
+        for f in chunk.files:
+            summary.files_quarantined += 1
+            entries.append(_quarantine_entry(f.url, "write", f"{f.url}: could not be written to the lake: {exc}",
+                                             f.checksum, summary))
+        _commit_quarantine(lake, entries, summary)
+        return
+    summary.files_ingested += len(chunk.files)
+    summary.objects_quarantined += _n_objects(chunk.quarantine)
+    for name, n in written.items():
+        summary.rows_written[name] = summary.rows_written.get(name, 0) + n
+
+
+def _n_objects(entries: list[dict[str, Any]]) -> int:
+    """Quarantined objects inside files (``file#object``), as opposed to whole files."""
+    return sum(1 for q in entries if "#" in q["object"])
+
+
+def _commit_quarantine(lake: Lake, entries: list[dict[str, Any]], summary: IngestSummary) -> None:
+    lake.quarantine(entries)
+    summary.objects_quarantined += _n_objects(entries)
+
+
+def _sanity_check(lake: Lake, summary: IngestSummary) -> None:
+    """Rows recorded for this run must match what the run believes it wrote."""
+    recorded = lake.con.execute(
+        "SELECT count(*) FROM ingested_files WHERE run_id = ?", [summary.run_id]).fetchone()[0]
+    if recorded != summary.files_ingested:
+        raise OceanlakeError(f"run {summary.run_id}: {summary.files_ingested} files ingested but "
+                             f"{recorded} recorded in ingested_files; the lake may be inconsistent")
+    counts = Counter({k: v for k, v in summary.rows_written.items() if v})
+    log.debug("run %s wrote %s", summary.run_id, dict(counts))

@@ -1,0 +1,153 @@
+"""Turn SOURCE arguments into files: a file, a folder, a glob, an ``s3://`` prefix or an Argo GDAC mirror.
+
+Remote files (S3, HTTP) are fetched to a private temporary copy so readers always open a local
+path; the copy is deleted once the file has been ingested or quarantined.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import glob
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import fsspec
+
+from tasks.config import Settings
+from tasks.errors import SourceNotFound
+
+log = logging.getLogger(__name__)
+
+GDAC_INDEX_FILES = {
+    "core": "ar_index_global_prof.txt.gz",
+    "synthetic": "argo_synthetic-profile_index.txt.gz",
+    "bio": "argo_bio-profile_index.txt.gz",
+}
+
+
+@dataclass(frozen=True)
+class IndexFilter:
+    """Selection applied to a GDAC index (all optional)."""
+
+    wmo: tuple[str, ...] = ()
+    start: str | None = None
+    end: str | None = None
+    bbox: tuple[float, float, float, float] | None = None  # lon_min, lat_min, lon_max, lat_max
+    index: str = "synthetic"
+
+
+def _is_url(source: str) -> bool:
+    return "://" in source
+
+
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def _filesystem(url: str, settings: Settings) -> fsspec.AbstractFileSystem:
+    protocol = url.split("://", 1)[0]
+    if protocol == "s3":
+        return fsspec.filesystem("s3", **settings.s3.storage_options())
+    return fsspec.filesystem(protocol)
+
+
+def _gdac_files(root: str, selection: IndexFilter, settings: Settings) -> list[str]:
+    from tasks.readers.argo_index import filter_index, read_gdac_index
+
+    index_name = GDAC_INDEX_FILES[selection.index]
+    index_url = f"{root.rstrip('/')}/{index_name}"
+    fs = _filesystem(index_url, settings)
+    try:
+        with fs.open(index_url, "rb") as fh:
+            index = read_gdac_index(fh)
+    except FileNotFoundError as exc:
+        raise SourceNotFound(f"{root} does not look like an Argo GDAC mirror: {index_name} not found") from exc
+    box = None
+    if selection.bbox:  # ours: lon_min, lat_min, lon_max, lat_max -> argopy's lon_min, lon_max, lat_min, lat_max
+        lon_min, lat_min, lon_max, lat_max = selection.bbox
+        box = (lon_min, lon_max, lat_min, lat_max)
+    index = filter_index(index, wmo=list(selection.wmo) or None, start=selection.start, end=selection.end, bbox=box)
+    log.info("GDAC %s: %d profiles selected from %s", root, index.num_rows, index_name)
+    return [f"{root.rstrip('/')}/dac/{name}" for name in index.column("file").to_pylist()]
+
+
+def discover(sources: list[str], patterns: tuple[str, ...], settings: Settings,
+             gdac: IndexFilter | None = None) -> list[str]:
+    """Expand SOURCE arguments into a sorted, de-duplicated list of file paths/URLs.
+
+    Args:
+        sources: files, folders (searched recursively), globs, ``s3://bucket/prefix`` or an
+            ``http(s)://`` Argo GDAC mirror root (its index selects the files).
+        patterns: file-name globs of the source kind (e.g. ``("*.nc",)``), applied to folders,
+            prefixes and globs; an explicitly named file is always taken.
+        settings: credentials for S3.
+        gdac: index selection for GDAC mirrors.
+
+    Raises:
+        SourceNotFound: when a SOURCE matches nothing.
+    """
+    found: list[str] = []
+    for source in sources:
+        matched: list[str]
+        if source.startswith(("http://", "https://")):
+            matched = _gdac_files(source, gdac or IndexFilter(), settings)
+        elif _is_url(source):
+            fs = _filesystem(source, settings)
+            path = source.split("://", 1)[1]
+            if fs.isfile(path):
+                matched = [source]
+            else:
+                found_paths = fs.find(path) if not glob.has_magic(path) else fs.glob(path)
+                matched = [f"s3://{p}" for p in found_paths if _matches(os.path.basename(p), patterns)]
+        elif glob.has_magic(source):
+            matched = [p for p in glob.glob(source, recursive=True)
+                       if os.path.isfile(p) and _matches(os.path.basename(p), patterns)]
+        elif os.path.isdir(source):
+            matched = [str(p) for p in Path(source).rglob("*") if p.is_file() and _matches(p.name, patterns)]
+        elif os.path.isfile(source):
+            matched = [source]
+        else:
+            raise SourceNotFound(f"SOURCE {source!r}: no such file, folder, glob match or URL")
+        if not matched:
+            raise SourceNotFound(f"SOURCE {source!r}: no file matching {', '.join(patterns)}")
+        found.extend(os.path.abspath(m) if not _is_url(m) else m for m in matched)
+    return sorted(dict.fromkeys(found))
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a local file, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def local_copy(url: str, settings: Settings) -> Iterator[Path]:
+    """A local path for ``url``: the file itself, or a temporary download removed on exit."""
+    if not _is_url(url):
+        yield Path(url)
+        return
+    tmp_dir = Path(tempfile.mkdtemp(prefix="fetch-", dir=_cache(settings)))
+    target = tmp_dir / os.path.basename(url.rstrip("/"))
+    try:
+        fs = _filesystem(url, settings)
+        with fs.open(url, "rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, length=1 << 20)
+        yield target
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _cache(settings: Settings) -> Path:
+    path = settings.cache_dir / "downloads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
