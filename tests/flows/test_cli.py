@@ -1,0 +1,60 @@
+"""The ``oceanlake`` command line: --help everywhere, demo end to end, sql output formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("args", [[], ["ingest"], ["ingest", "insitu"], ["sql"], ["schema"], ["sample"], ["demo"]])
+def test_every_verb_has_help(args):
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_schema_documents_columns():
+    result = runner.invoke(app, ["schema", "argo_profiles"], terminal_width=200)
+    assert result.exit_code == 0
+    for column in ("platform_number", "chla_surface_rule", "mg m-3"):
+        assert column in result.output
+
+
+def test_demo_end_to_end_then_sql_formats(prefect_harness, tmp_path, monkeypatch):
+    monkeypatch.setenv("OCEANLAKE_CACHE", str(tmp_path / "cache"))
+    lake = str(tmp_path / "lake")
+    result = runner.invoke(app, ["demo", "--data", str(tmp_path / "data"), "--lake", lake], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "example query" in result.output and lake in result.output
+    assert "quarantined" in result.output
+
+    as_json = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM argo_profiles", "--lake", lake, "-f", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout)[0]["n"] > 0
+
+    as_csv = runner.invoke(app, ["sql", "SELECT site, count(*) AS n FROM hypernets_sequences GROUP BY site "
+                                 "ORDER BY site", "--lake", lake, "--format", "csv"])
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert len(rows) == 2 and all(int(r["n"]) > 0 for r in rows)
+
+    bound = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM quarantine WHERE stage = $stage",
+                                "--lake", lake, "-f", "json", "-p", "stage=read"])
+    assert json.loads(bound.stdout)[0]["n"] >= 3
+
+    refused = runner.invoke(app, ["sql", "DELETE FROM quarantine", "--lake", lake])
+    assert refused.exit_code == 2 and "read-only" in refused.output.lower().replace("read only", "read-only")
+
+
+def test_bad_lake_url_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["ingest", "insitu", "argo", str(tmp_path), "--lake", "ftp://host/lake"])
+    assert result.exit_code == 2
+    assert "only local paths and s3://" in result.output
