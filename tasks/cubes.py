@@ -1,0 +1,416 @@
+"""Gridded and swath cubes: Zarr v3 in Icechunk repositories, one ingest = one commit.
+
+A cube lives at ``<lake>/cubes/<name>`` (a local folder, or ``s3://bucket/prefix/cubes/<name>``)
+and is an Icechunk repository whose ``main`` branch holds one Zarr v3 group written by xarray.
+Every :func:`write_cube` call is a single Icechunk commit: readers see the cube before or after
+the write, never half of it, and every earlier snapshot stays readable (:func:`open_cube` with
+``snapshot_id``) until snapshots are expired and garbage-collected.
+
+Concurrency: two writers appending to the same cube both start from the same parent snapshot.
+The one that commits second gets :class:`icechunk.ConflictError`; the session is rebased with
+:class:`icechunk.ConflictDetector` (which succeeds when the writers touched different arrays or
+chunks). Two appends along the same dimension always conflict (both resize the same arrays), so
+the losing write is then redone from scratch on a fresh session on top of the winner, up to
+``max_attempts`` times; past that :class:`~tasks.errors.TransientError` is raised and nothing of
+the losing write is committed. Local-folder repositories are not safe for concurrent commits by
+themselves (Icechunk warns about it), so commits to local cubes hold an advisory file lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import inspect
+import json
+import logging
+import math
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import icechunk
+import xarray as xr
+import zarr
+
+from tasks.config import Settings
+from tasks.errors import ConfigError, SourceNotFound, TransientError
+
+log = logging.getLogger(__name__)
+
+BRANCH = "main"
+"""The branch every cube is written to and read from."""
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_TIME_DIMS = ("time",)
+_SPATIAL_DIMS = ("lat", "latitude", "y", "lon", "longitude", "x")
+
+
+def _icechunk_writer_is_compatible() -> bool:
+    """Whether ``icechunk.xarray.to_icechunk`` can run with the installed xarray.
+
+    icechunk 1.1.21 passes ``synchronizer=`` and ``zarr_version=`` to ``ZarrStore.open_group``,
+    which recent xarray releases removed (``TypeError`` on every call).
+    """
+    from xarray.backends.zarr import ZarrStore
+
+    return "synchronizer" in inspect.signature(ZarrStore.open_group).parameters
+
+
+_USE_TO_ICECHUNK = _icechunk_writer_is_compatible()
+
+
+# --------------------------------------------------------------------------------------------
+# Location and repository
+# --------------------------------------------------------------------------------------------
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.match(name or ""):
+        raise ConfigError(
+            f"cube name {name!r} is invalid: use letters, digits, '_', '.' and '-' (no '/'), "
+            "e.g. 'cmems_glo_phy_so'"
+        )
+    return name
+
+
+def cube_location(settings: Settings, name: str) -> str:
+    """Path or URL of cube ``name`` in the lake (``<lake>/cubes/<name>``; never holds credentials).
+
+    Args:
+        settings: run settings (lake root).
+        name: cube name (letters, digits, ``_``, ``.``, ``-``).
+
+    Raises:
+        ConfigError: when ``name`` is not a valid cube name.
+    """
+    return settings.lake_path("cubes", _check_name(name))
+
+
+def cube_storage(settings: Settings, name: str) -> icechunk.Storage:
+    """Icechunk storage of cube ``name``: a local folder or an S3 prefix, from ``settings`` only.
+
+    For an S3 lake the key id, secret, endpoint and region come from ``settings.s3``; a custom
+    endpoint (MinIO, moto) uses path-style addressing and may be plain ``http://``. Without a key
+    id in the settings the bucket is accessed anonymously (no environment or instance-profile
+    lookup happens here). Secrets are never logged.
+
+    Args:
+        settings: run settings (lake root and S3 credentials).
+        name: cube name.
+
+    Returns:
+        The storage object to open or create the repository with.
+
+    Raises:
+        ConfigError: when ``name`` is invalid.
+    """
+    location = cube_location(settings, name)
+    if not settings.is_s3:
+        return icechunk.local_filesystem_storage(location)
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    creds = settings.s3
+    log.debug("cube storage s3 bucket=%s prefix=%s endpoint=%s", bucket, prefix, creds.endpoint or "AWS")
+    return icechunk.s3_storage(
+        bucket=bucket,
+        prefix=prefix,
+        region=creds.region,
+        endpoint_url=creds.endpoint,
+        allow_http=bool(creds.endpoint) and not creds.use_ssl,
+        force_path_style=bool(creds.endpoint),
+        access_key_id=creds.key_id,
+        secret_access_key=creds.secret,
+        anonymous=None if creds.key_id else True,
+    )
+
+
+def open_cube_repository(settings: Settings, name: str, create: bool = True) -> icechunk.Repository:
+    """Open the Icechunk repository of cube ``name``, creating it (empty) when absent.
+
+    Args:
+        settings: run settings.
+        name: cube name.
+        create: create the repository when it does not exist yet.
+
+    Returns:
+        The repository (its ``main`` branch starts at Icechunk's "Repository initialized" snapshot).
+
+    Raises:
+        SourceNotFound: when the cube does not exist and ``create`` is False.
+        ConfigError: when ``name`` is invalid.
+    """
+    storage = cube_storage(settings, name)
+    if icechunk.Repository.exists(storage):
+        return icechunk.Repository.open(storage)
+    if not create:
+        raise SourceNotFound(
+            f"cube {name!r} does not exist at {cube_location(settings, name)}; write it first with write_cube()"
+        )
+    if not settings.is_s3:
+        Path(cube_location(settings, name)).parent.mkdir(parents=True, exist_ok=True)
+    log.info("creating cube repository %s", cube_location(settings, name))
+    try:
+        return icechunk.Repository.create(storage)
+    except icechunk.IcechunkError:
+        # another writer created it between exists() and create()
+        if icechunk.Repository.exists(storage):
+            return icechunk.Repository.open(storage)
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def _has_array(store: Any, name: str | None = None) -> bool:
+    """Whether the root group of ``store`` exists (and holds array ``name`` when given)."""
+    try:
+        group = zarr.open_group(store, mode="r", zarr_format=3)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError):
+        return False
+    if name is None:
+        return True
+    return name in group.array_keys()
+
+
+def _check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    meta = dict(metadata or {})
+    try:
+        json.dumps(meta)
+    except TypeError as exc:
+        raise ValueError(f"commit metadata must be JSON-serialisable (str, numbers, lists, dicts): {exc}") from exc
+    return meta
+
+
+def _write_to_session(dataset: xr.Dataset, session: icechunk.Session, mode: str, append_dim: str | None) -> None:
+    """Write ``dataset`` into the (uncommitted) session, with each variable's own encoding.
+
+    When appending, dask chunks are re-aligned to the cube's existing Zarr chunks (which are
+    fixed by the first write), so an ingest chunked differently still writes safely.
+    """
+    align = append_dim is not None
+    if _USE_TO_ICECHUNK:
+        from icechunk.xarray import to_icechunk
+
+        to_icechunk(dataset, session, mode=mode, append_dim=append_dim, align_chunks=align)
+        return
+    # Same writes, same process: fine for in-memory arrays and dask's threaded/sync schedulers.
+    dataset.to_zarr(session.store, mode=mode, append_dim=append_dim, consolidated=False, zarr_format=3,
+                    align_chunks=align)
+
+
+@contextlib.contextmanager
+def _commit_lock(settings: Settings, name: str) -> Iterator[None]:
+    """Serialise commits to a local cube (Icechunk's local storage has no atomic ref update)."""
+    if settings.is_s3:  # S3 ref updates are conditional writes: safe without a lock
+        yield
+        return
+    lock_path = Path(cube_location(settings, name) + ".commit.lock")
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _commit(session: icechunk.Session, message: str, metadata: dict[str, Any], rebase_tries: int) -> str:
+    """Commit, rebasing on :class:`icechunk.ConflictError` up to ``rebase_tries`` times.
+
+    Raises:
+        icechunk.RebaseFailedError: when the concurrent changes really conflict with this session.
+        icechunk.ConflictError: when the branch still moved after ``rebase_tries`` rebases.
+    """
+    for attempt in range(rebase_tries + 1):
+        try:
+            return session.commit(message, metadata=metadata)
+        except icechunk.ConflictError:
+            if attempt == rebase_tries:
+                raise
+            log.info("commit conflict (branch moved); rebasing, attempt %d/%d", attempt + 1, rebase_tries)
+            session.rebase(icechunk.ConflictDetector())
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _discard(session: icechunk.Session) -> None:
+    with contextlib.suppress(Exception):
+        if not session.read_only:
+            session.discard_changes()
+
+
+def write_cube(
+    settings: Settings,
+    name: str,
+    dataset: xr.Dataset,
+    message: str,
+    append_dim: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    max_attempts: int = 4,
+    rebase_tries: int = 3,
+) -> str:
+    """Write ``dataset`` to cube ``name`` in ONE Icechunk commit and return its snapshot id.
+
+    Without ``append_dim`` the cube must not hold data yet (a new cube). With ``append_dim``
+    (e.g. ``"time"``) the dataset is appended along that dimension; the first write of an empty
+    cube creates it. Each variable's ``encoding`` (dtype, chunks, compressors, fill value, time
+    units) is passed through, so the first write fixes the cube's Zarr chunks: chunk it with
+    :func:`default_chunks` (time chunk 1) when later appends are expected. Appended dask data is
+    re-aligned to those chunks.
+
+    Any exception while writing or committing discards the session: nothing is committed and
+    the cube stays at its previous snapshot (chunks already uploaded become unreferenced objects
+    that Icechunk garbage collection removes). The exception propagates.
+
+    Args:
+        settings: run settings.
+        name: cube name.
+        dataset: the data to write (numpy- or dask-backed; dask is computed chunk by chunk).
+        message: commit message (e.g. ``"ingest cmems so 2025-09-24"``).
+        append_dim: dimension to append along, or None to create a new cube.
+        metadata: JSON-serialisable commit metadata (e.g. ``{"sources": {"file.nc": "sha256:.."}}``).
+        max_attempts: how many times a write that lost a race (conflicting rebase) is redone on
+            top of the winning commit.
+        rebase_tries: rebases per attempt when the branch moved during the commit.
+
+    Returns:
+        The id of the new snapshot (20-character Icechunk id).
+
+    Raises:
+        ValueError: when ``append_dim`` is not a dimension of ``dataset`` or ``metadata`` is not
+            JSON-serialisable.
+        FileExistsError: when the cube already holds data and ``append_dim`` is None.
+        TransientError: when concurrent writers kept winning for ``max_attempts`` attempts.
+    """
+    if append_dim is not None and append_dim not in dataset.dims:
+        raise ValueError(f"cube {name!r}: append_dim {append_dim!r} is not a dimension of the dataset "
+                         f"(dimensions: {sorted(map(str, dataset.dims))})")
+    meta = _check_metadata(metadata)
+    repo = open_cube_repository(settings, name, create=True)
+    location = cube_location(settings, name)
+    for attempt in range(1, max_attempts + 1):
+        session = repo.writable_session(BRANCH)
+        try:
+            if append_dim is None and _has_array(session.store):
+                raise FileExistsError(f"cube {location} already holds data; pass append_dim= to append, "
+                                      "or write to a new cube name")
+            appending = append_dim is not None and _has_array(session.store, append_dim)
+            _write_to_session(dataset, session, "a" if appending else "w-", append_dim if appending else None)
+            with _commit_lock(settings, name):
+                snapshot = _commit(session, message, meta, rebase_tries)
+        except (icechunk.RebaseFailedError, icechunk.ConflictError) as exc:
+            _discard(session)
+            if attempt == max_attempts:
+                raise TransientError(f"cube {location}: write {message!r} lost {max_attempts} races against "
+                                     "concurrent writers; nothing was committed, retry later") from exc
+            log.info("cube %s: concurrent write conflicted (%s); redoing the write, attempt %d/%d",
+                     location, type(exc).__name__, attempt + 1, max_attempts)
+            continue
+        except BaseException:
+            _discard(session)
+            raise
+        log.info("cube %s: committed snapshot %s (%s)", location, snapshot, message)
+        return snapshot
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def open_cube(settings: Settings, name: str, snapshot_id: str | None = None) -> xr.Dataset:
+    """Open cube ``name`` lazily (dask arrays), at the tip of ``main`` or at ``snapshot_id``.
+
+    Args:
+        settings: run settings.
+        name: cube name.
+        snapshot_id: a snapshot id from :func:`cube_history` or :func:`write_cube` (time travel);
+            None for the latest commit.
+
+    Returns:
+        The dataset, decoded by xarray (CF times, fill values) as written.
+
+    Raises:
+        SourceNotFound: when the cube does not exist or holds no data at that snapshot.
+    """
+    repo = open_cube_repository(settings, name, create=False)
+    if snapshot_id is None:
+        session = repo.readonly_session(branch=BRANCH)
+    else:
+        session = repo.readonly_session(snapshot_id=snapshot_id)
+    if not _has_array(session.store):
+        raise SourceNotFound(f"cube {cube_location(settings, name)} holds no data at snapshot "
+                             f"{session.snapshot_id}; write it first with write_cube()")
+    return xr.open_zarr(session.store, consolidated=False)
+
+
+def cube_history(settings: Settings, name: str) -> list[dict[str, Any]]:
+    """Commits of cube ``name`` on ``main``, newest first (the last one is "Repository initialized").
+
+    Args:
+        settings: run settings.
+        name: cube name.
+
+    Returns:
+        One dict per snapshot: ``snapshot_id``, ``parent_id``, ``written_at`` (timezone-aware UTC
+        datetime), ``message`` and ``metadata`` (the dict given to :func:`write_cube`).
+
+    Raises:
+        SourceNotFound: when the cube does not exist.
+    """
+    repo = open_cube_repository(settings, name, create=False)
+    return [
+        {"snapshot_id": info.id, "parent_id": info.parent_id, "written_at": info.written_at,
+         "message": info.message, "metadata": dict(info.metadata)}
+        for info in repo.ancestry(branch=BRANCH)
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Chunking
+# --------------------------------------------------------------------------------------------
+
+
+def default_chunks(dataset: xr.Dataset, target_mb: float = 4) -> dict[str, int]:
+    """Dask/Zarr chunk sizes for a (time, lat, lon[, wavelength]) cube of about ``target_mb`` MB.
+
+    ``time`` gets chunks of 1 (an ingest appends whole time steps and a match-up reads one time
+    step at one point or window); every non-spatial dimension other than time (wavelength,
+    depth, band) is kept whole so a spectrum or profile is one read; latitude/longitude (``lat``,
+    ``latitude``, ``y``, ``lon``, ``longitude``, ``x``) get square tiles sized so one chunk of
+    the widest data variable is close to ``target_mb`` megabytes (10**6 bytes), clipped to the
+    dimension sizes. Use as ``dataset.chunk(default_chunks(dataset))``.
+
+    Args:
+        dataset: the cube to chunk.
+        target_mb: target uncompressed chunk size, MB (10**6 bytes).
+
+    Returns:
+        Mapping from dimension name to chunk length (elements).
+    """
+    sizes = {str(dim): int(size) for dim, size in dataset.sizes.items()}
+    chunks: dict[str, int] = {}
+    for dim, size in sizes.items():
+        if dim in _TIME_DIMS:
+            chunks[dim] = 1
+        elif dim not in _SPATIAL_DIMS:
+            chunks[dim] = max(size, 1)
+    spatial = [dim for dim in sizes if dim in _SPATIAL_DIMS]
+    if not spatial:
+        return chunks
+    itemsize = max((var.dtype.itemsize for var in dataset.data_vars.values()), default=8)
+    per_cell = itemsize * math.prod(chunks.values())  # bytes of one spatial cell across other dims
+    cells = max(target_mb * 1e6 / per_cell, 1.0)
+    side = max(int(cells ** (1 / len(spatial))), 1)
+    for dim in spatial:
+        chunks[dim] = max(min(side, sizes[dim]), 1)
+    # a dimension clipped to its size leaves room for the others
+    if len(spatial) == 2:
+        a, b = spatial
+        if chunks[a] == sizes[a]:
+            chunks[b] = max(min(int(cells // chunks[a]), sizes[b]), 1)
+        elif chunks[b] == sizes[b]:
+            chunks[a] = max(min(int(cells // chunks[b]), sizes[a]), 1)
+    return chunks

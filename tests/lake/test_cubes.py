@@ -1,0 +1,266 @@
+"""Icechunk cubes: round trip, append + time travel, atomic failure, concurrent writers, S3, real CMEMS file."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import dask.array as dsa
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import tasks.cubes as cubes
+from tasks.config import load_settings
+from tasks.cubes import cube_history, cube_storage, default_chunks, open_cube, write_cube
+from tasks.errors import ConfigError, SourceNotFound
+
+CMEMS_SO = ("ocean_model/cmems_mod_glo_phy-so_anfc_0.083deg_P1D-m_so_13.00W-5.00E_47.00N-64.00N_0.49m_"
+            "2025-09-24-2025-09-25.nc")
+
+
+def make_cube(start: str, n_time: int, seed: int = 0) -> xr.Dataset:
+    """A small (time, lat, lon, wavelength) cube with NaNs, float32 and float64 variables."""
+    rng = np.random.default_rng(seed)
+    time = pd.date_range(start, periods=n_time, freq="D")
+    lat = np.linspace(50.0, 51.0, 6)
+    lon = np.linspace(-2.0, 0.0, 8)
+    wavelength = np.array([443.0, 560.0, 665.0])
+    rrs = rng.random((n_time, lat.size, lon.size, wavelength.size), dtype=np.float32) * 0.02
+    rrs[:, 0, 0, :] = np.nan
+    chl = rng.lognormal(size=(n_time, lat.size, lon.size))
+    return xr.Dataset(
+        {
+            "rrs": (("time", "lat", "lon", "wavelength"), rrs, {"units": "sr-1"}),
+            "chl": (("time", "lat", "lon"), chl, {"units": "mg m-3"}),
+        },
+        coords={"time": time, "lat": lat, "lon": lon, "wavelength": ("wavelength", wavelength, {"units": "nm"})},
+        attrs={"title": "synthetic cube"},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Lakes: a local folder (conftest ``settings``) and an S3 bucket on a module-local moto server
+# ---------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_settings(s3_endpoint, tmp_path, monkeypatch):
+    import s3fs
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
+    monkeypatch.setenv("OCEANLAKE_S3_ENDPOINT", s3_endpoint)
+    monkeypatch.setenv("OCEANLAKE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("OCEANLAKE_CATALOG", raising=False)
+    fs = s3fs.S3FileSystem(key="testing", secret="testing-secret", client_kwargs={"endpoint_url": s3_endpoint})
+    bucket = f"cubes-{tmp_path.name.lower().replace('_', '-')[-20:]}"
+    fs.mkdir(bucket)
+    return load_settings(lake=f"s3://{bucket}/oceanlake"), fs, bucket
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake(request):
+    """Settings of an empty lake, local or on S3 (the same tests run on both)."""
+    if request.param == "local":
+        return request.getfixturevalue("settings")
+    return request.getfixturevalue("s3_settings")[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Behaviour
+# ---------------------------------------------------------------------------------------------
+
+
+def test_round_trip_is_exact(lake):
+    ds = make_cube("2025-01-01", 3)
+    snap = write_cube(lake, "rrs_l3", ds, "ingest 3 days", metadata={"sources": {"a.nc": "sha256:00ff"}})
+    back = open_cube(lake, "rrs_l3")
+    assert isinstance(back.rrs.data, dsa.Array), "open_cube must be lazy"
+    xr.testing.assert_identical(back.load(), ds)
+    assert back.rrs.dtype == np.float32 and back.chl.dtype == np.float64
+    history = cube_history(lake, "rrs_l3")
+    assert [h["message"] for h in history] == ["ingest 3 days", "Repository initialized"]
+    assert history[0]["snapshot_id"] == snap
+    assert history[0]["metadata"] == {"sources": {"a.nc": "sha256:00ff"}}
+    assert history[0]["written_at"].tzinfo is not None
+
+
+def test_append_along_time_and_time_travel(lake):
+    first, second = make_cube("2025-01-01", 2, seed=1), make_cube("2025-01-03", 3, seed=2)
+    snap1 = write_cube(lake, "rrs_l3", first.chunk(default_chunks(first)), "day 1-2", append_dim="time")
+    snap2 = write_cube(lake, "rrs_l3", second, "day 3-5", append_dim="time", metadata={"n": 3})
+
+    history = cube_history(lake, "rrs_l3")
+    assert [h["snapshot_id"] for h in history[:2]] == [snap2, snap1]
+    assert [h["message"] for h in history] == ["day 3-5", "day 1-2", "Repository initialized"]
+    assert history[0]["parent_id"] == snap1 and history[0]["metadata"] == {"n": 3}
+
+    latest = open_cube(lake, "rrs_l3").load()
+    xr.testing.assert_identical(latest, xr.concat([first, second], dim="time"))
+    old = open_cube(lake, "rrs_l3", snapshot_id=snap1).load()
+    xr.testing.assert_identical(old, first)
+
+
+def _exploding(ds: xr.Dataset, bad_time_index: int) -> xr.Dataset:
+    """``ds`` with a dask-backed ``rrs`` whose chunk at ``bad_time_index`` raises on compute."""
+
+    def block(x, block_info=None):
+        if block_info and block_info[None]["chunk-location"][0] == bad_time_index:
+            raise OSError("simulated read failure mid-write")
+        return x
+
+    out = ds.copy()
+    out["rrs"] = ds.rrs.copy(data=dsa.from_array(ds.rrs.values, chunks=(1, -1, -1, -1)).map_blocks(
+        block, dtype=ds.rrs.dtype))
+    return out
+
+
+def test_failure_mid_write_commits_nothing(lake):
+    good = make_cube("2025-01-01", 2, seed=3)
+    snap = write_cube(lake, "rrs_l3", good, "good", append_dim="time")
+    bad = _exploding(make_cube("2025-01-03", 4, seed=4), bad_time_index=2)
+    with pytest.raises(OSError, match="simulated read failure"):
+        write_cube(lake, "rrs_l3", bad, "bad", append_dim="time")
+
+    assert [h["snapshot_id"] for h in cube_history(lake, "rrs_l3")][0] == snap
+    xr.testing.assert_identical(open_cube(lake, "rrs_l3").load(), good)
+    repo = cubes.open_cube_repository(lake, "rrs_l3", create=False)
+    assert not repo.writable_session("main").has_uncommitted_changes
+    # the cube stays writable after the failure
+    more = make_cube("2025-01-03", 1, seed=5)
+    write_cube(lake, "rrs_l3", more, "after failure", append_dim="time")
+    xr.testing.assert_identical(open_cube(lake, "rrs_l3").load(), xr.concat([good, more], dim="time"))
+
+
+def test_failure_in_first_write_leaves_empty_cube(settings):
+    with pytest.raises(OSError, match="simulated"):
+        write_cube(settings, "fresh", _exploding(make_cube("2025-01-01", 3), 1), "bad", append_dim="time")
+    assert [h["message"] for h in cube_history(settings, "fresh")] == ["Repository initialized"]
+    with pytest.raises(SourceNotFound, match="holds no data"):
+        open_cube(settings, "fresh")
+
+
+def test_concurrent_appends_both_land(lake, monkeypatch):
+    """Both writers start from the same parent; the loser's rebase conflicts and its write is redone."""
+    base = make_cube("2025-01-01", 1, seed=6)
+    write_cube(lake, "rrs_l3", base, "base", append_dim="time")
+    parts = {"a": make_cube("2025-01-02", 2, seed=7), "b": make_cube("2025-01-04", 1, seed=8)}
+
+    barrier = threading.Barrier(2, timeout=30)
+    calls: list[int] = []
+    real_write = cubes._write_to_session
+
+    def write_then_wait(*args, **kwargs):
+        real_write(*args, **kwargs)
+        calls.append(1)
+        if len(calls) <= 2:  # the first two writes wait so both sessions share one parent
+            barrier.wait()
+
+    monkeypatch.setattr(cubes, "_write_to_session", write_then_wait)
+    results: dict[str, object] = {}
+
+    def run(key: str) -> None:
+        try:
+            results[key] = write_cube(lake, "rrs_l3", parts[key], f"append {key}", append_dim="time")
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results[key] = exc
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(isinstance(v, str) for v in results.values()), results
+    assert len(calls) == 3, "exactly one write must have been redone after losing the race"
+
+    history = cube_history(lake, "rrs_l3")
+    assert sorted(h["message"] for h in history[:2]) == ["append a", "append b"]
+    assert [h["message"] for h in history[2:]] == ["base", "Repository initialized"]
+    latest = open_cube(lake, "rrs_l3").load().sortby("time")
+    expected = xr.concat([base, parts["a"], parts["b"]], dim="time")
+    xr.testing.assert_identical(latest, expected)
+
+
+def test_guards(settings):
+    ds = make_cube("2025-01-01", 1)
+    with pytest.raises(SourceNotFound, match="does not exist"):
+        open_cube(settings, "nope")
+    with pytest.raises(ConfigError, match="cube name"):
+        write_cube(settings, "../escape", ds, "x")
+    with pytest.raises(ValueError, match="append_dim 'depth'"):
+        write_cube(settings, "c", ds, "x", append_dim="depth")
+    with pytest.raises(ValueError, match="JSON"):
+        write_cube(settings, "c", ds, "x", metadata={"when": object()})
+    write_cube(settings, "c", ds, "x")
+    with pytest.raises(FileExistsError, match="already holds data"):
+        write_cube(settings, "c", ds, "again")
+    assert len(cube_history(settings, "c")) == 2
+
+
+def test_s3_cube_lives_under_lake_prefix_and_hides_secret(s3_settings):
+    settings, fs, bucket = s3_settings
+    write_cube(settings, "rrs_l3", make_cube("2025-01-01", 1), "one")
+    assert fs.ls(f"{bucket}/oceanlake/cubes/rrs_l3"), "repository objects must be under <lake>/cubes/<name>"
+    assert "testing-secret" not in repr(cube_storage(settings, "rrs_l3"))
+
+
+def test_default_chunks():
+    big = xr.Dataset(
+        {"rrs": (("time", "lat", "lon", "wavelength"), dsa.zeros((5, 2160, 4320, 10), dtype="f4"))}
+    )
+    chunks = default_chunks(big, target_mb=4)
+    assert chunks["time"] == 1 and chunks["wavelength"] == 10
+    nbytes = 4 * chunks["lat"] * chunks["lon"] * 10
+    assert 0.7e6 * 4 <= nbytes <= 4e6 and chunks["lat"] == chunks["lon"]
+    small = make_cube("2025-01-01", 3)
+    assert default_chunks(small) == {"time": 1, "lat": 6, "lon": 8, "wavelength": 3}
+    narrow = xr.Dataset({"chl": (("time", "lat", "lon"), dsa.zeros((2, 10, 1_000_000), dtype="f8"))})
+    c = default_chunks(narrow, target_mb=4)
+    assert c["lat"] == 10 and c["lon"] == 50_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Real data
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.realdata
+def test_real_cmems_file_round_trip(realdata, settings):
+    path = realdata / CMEMS_SO
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    with xr.open_dataset(path) as src:
+        ds = src.load()
+    snap = write_cube(settings, "cmems_glo_phy_so", ds.chunk(default_chunks(ds)), "ingest so",
+                      append_dim="time", metadata={"source": path.name})
+    back = open_cube(settings, "cmems_glo_phy_so", snapshot_id=snap).load()
+    xr.testing.assert_identical(back, ds)
+    assert back.sizes == {"time": 2, "depth": 1, "latitude": 205, "longitude": 217}
+    assert back.so.encoding["chunks"] == (1, 1, 205, 217)
+
+    # values read independently with netCDF4 (raw, masked fill values -> NaN)
+    import netCDF4
+
+    with netCDF4.Dataset(path) as nc:
+        raw = np.ma.filled(nc["so"][:].astype("f4"), np.nan)
+    np.testing.assert_array_equal(back.so.values, raw)
+    assert np.isfinite(back.so.values).sum() > 1000
