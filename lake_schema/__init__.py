@@ -130,3 +130,22 @@ def arrow_type(sql_type: str) -> pa.DataType:
         key, value = (part.strip() for part in sql_type[4:-1].split(",", 1))
         return pa.map_(arrow_type(key), arrow_type(value))
     return _SCALAR_TYPES[sql_type]
+
+
+def products(extra_dirs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Product definitions by id: the built-in ``products/*.yaml`` plus user directories (later wins)."""
+    from lake_schema.definitions import load_products
+
+    out = dict(load_products(str(SCHEMA_DIR / "products")))
+    for directory in extra_dirs:
+        out.update(load_products(str(directory)))
+    return out
+
+
+def product(product_id: str, extra_dirs: tuple[str, ...] = ()):
+    """One product definition; raises KeyError listing the valid ids."""
+    defs = products(extra_dirs)
+    try:
+        return defs[product_id]
+    except KeyError:
+        raise KeyError(f"unknown product {product_id!r}; products are: {', '.join(sorted(defs))}") from None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -31,3 +33,41 @@ class ReadResult:
     def n_rows(self) -> int:
         """Total number of rows over all tables."""
         return sum(t.num_rows for t in self.tables.values())
+
+
+@dataclass
+class Granule:
+    """One satellite granule read into canonical form (``lake_schema/cubes.yaml`` conventions).
+
+    Attributes:
+        product: product id of its definition.
+        granule_id: file or SAFE folder name without extension.
+        granule_key: version-independent identity (from the definition's template).
+        dataset: lazy ``xarray.Dataset`` with canonical variable names and units. Grid products:
+            dims ``(time, lat, lon[, wavelength])`` with 1-D ``lat``/``lon`` (degrees, lat
+            descending or ascending as in the file, lon in [-180, 180)). Swath products: dims
+            ``(y, x[, wavelength])`` with 2-D ``latitude``/``longitude`` coordinates. Binned:
+            dims ``(bin[, wavelength])`` with 1-D ``latitude``/``longitude`` of bin centres.
+            Spectral variables have a ``wavelength`` coordinate in nm. A ``flags`` variable keeps
+            the raw flags with CF ``flag_masks``/``flag_meanings`` attributes; optional angle
+            variables ``solar_zenith_angle``/``viewing_zenith_angle`` (degree).
+        time_start: sensing start, naive UTC.
+        time_end: sensing end, naive UTC.
+        processing_version: processing version / baseline, if known.
+        footprint: footprint polygon, WKT lon/lat.
+        bbox: ``(lon_min, lat_min, lon_max, lat_max)`` in degrees.
+        name_fields: groups of the definition's ``name_regex`` (for templates).
+        attrs: source metadata worth keeping (stored as cube attributes).
+    """
+
+    product: str
+    granule_id: str
+    granule_key: str
+    dataset: Any
+    time_start: datetime
+    time_end: datetime
+    processing_version: str | None
+    footprint: str
+    bbox: tuple[float, float, float, float]
+    name_fields: dict[str, str] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)

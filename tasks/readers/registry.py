@@ -50,6 +50,32 @@ def source_kind(name: str) -> SourceKind:
             f"unknown in situ source kind {name!r}; valid kinds: {', '.join(sorted(INSITU_KINDS))}") from None
 
 
+#: Satellite reader families: ``open_<family>(path, product) -> Granule`` (the product definition
+#: names its family in ``reader:``).
+SATELLITE_READERS: dict[str, str] = {
+    "obpg_l2": "tasks.readers.obpg_l2:open_obpg_l2",
+    "obpg_l3m": "tasks.readers.obpg_l3m:open_obpg_l3m",
+    "obpg_l3b": "tasks.readers.obpg_l3b:open_obpg_l3b",
+    "olci_sen3": "tasks.readers.olci_sen3:open_olci_sen3",
+    "cf_swath": "tasks.readers.cf_swath:open_cf_swath",
+    "cf_grid": "tasks.readers.cf_grid:open_cf_grid",
+}
+
+
+def open_granule(product, path: Path):
+    """Open one satellite file (or SAFE folder) with its product's reader family.
+
+    Raises:
+        UnknownSourceKind: when the definition names a reader family that is not registered.
+    """
+    entry = SATELLITE_READERS.get(product.reader)
+    if entry is None:
+        raise UnknownSourceKind(f"product {product.id}: unknown reader family {product.reader!r}; "
+                                f"families: {', '.join(sorted(SATELLITE_READERS))}")
+    module_name, function = entry.split(":")
+    return getattr(importlib.import_module(module_name), function)(path, product)
+
+
 def _resolve(entry: str) -> tuple[Callable[[Path], bool], Callable[[Path], ReadResult]]:
     module_name, function = entry.split(":")
     module = importlib.import_module(module_name)
