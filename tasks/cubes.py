@@ -38,6 +38,10 @@ from tasks.errors import ConfigError, SourceNotFound, TransientError
 
 log = logging.getLogger(__name__)
 
+# Icechunk warns on every open of a local repository that local storage is unsafe for concurrent
+# commits; write_cube serialises local commits with a file lock, so keep only errors.
+icechunk.set_logs_filter("error")
+
 BRANCH = "main"
 """The branch every cube is written to and read from."""
 
@@ -183,21 +187,45 @@ def _check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     return meta
 
 
-def _write_to_session(dataset: xr.Dataset, session: icechunk.Session, mode: str, append_dim: str | None) -> None:
+def _write_to_session(dataset: xr.Dataset, session: icechunk.Session, mode: str, append_dim: str | None,
+                      group: str | None = None) -> None:
     """Write ``dataset`` into the (uncommitted) session, with each variable's own encoding.
 
     When appending, dask chunks are re-aligned to the cube's existing Zarr chunks (which are
-    fixed by the first write), so an ingest chunked differently still writes safely.
+    fixed by the first write), so an ingest chunked differently still writes safely. Values of
+    ``append_dim`` already in the cube are overwritten in place (region write) instead of being
+    appended twice, so re-ingesting or reprocessing a time step is idempotent.
     """
     align = append_dim is not None
-    if _USE_TO_ICECHUNK:
+    if append_dim is not None and mode == "a":
+        dataset = _overwrite_existing(dataset, session, append_dim)
+        if dataset is None:
+            return
+    if _USE_TO_ICECHUNK and group is None:
         from icechunk.xarray import to_icechunk
 
         to_icechunk(dataset, session, mode=mode, append_dim=append_dim, align_chunks=align)
         return
     # Same writes, same process: fine for in-memory arrays and dask's threaded/sync schedulers.
-    dataset.to_zarr(session.store, mode=mode, append_dim=append_dim, consolidated=False, zarr_format=3,
-                    align_chunks=align)
+    dataset.to_zarr(session.store, group=group, mode=mode, append_dim=append_dim, consolidated=False,
+                    zarr_format=3, align_chunks=align)
+
+
+def _overwrite_existing(dataset: xr.Dataset, session: icechunk.Session, dim: str) -> xr.Dataset | None:
+    """Region-write the ``dim`` values already in the cube; return the rest to append (None if nothing)."""
+    existing = xr.open_zarr(session.store, consolidated=False)[dim].values
+    position = {value: i for i, value in enumerate(existing)}
+    new_values = dataset[dim].values
+    repeated = [v for v in new_values if v in position]
+    for value in repeated:
+        index = position[value]
+        piece = dataset.sel({dim: [value]})
+        piece = piece.drop_vars([n for n, v in piece.variables.items() if dim not in v.dims])
+        piece.to_zarr(session.store, region={dim: slice(index, index + 1)}, consolidated=False, zarr_format=3,
+                      align_chunks=True)
+    if len(repeated) == len(new_values):
+        return None
+    return dataset.sel({dim: [v for v in new_values if v not in position]})
 
 
 @contextlib.contextmanager
@@ -247,6 +275,7 @@ def write_cube(
     append_dim: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     *,
+    group: str | None = None,
     max_attempts: int = 4,
     rebase_tries: int = 3,
 ) -> str:
@@ -254,7 +283,8 @@ def write_cube(
 
     Without ``append_dim`` the cube must not hold data yet (a new cube). With ``append_dim``
     (e.g. ``"time"``) the dataset is appended along that dimension; the first write of an empty
-    cube creates it. Each variable's ``encoding`` (dtype, chunks, compressors, fill value, time
+    cube creates it, and values of ``append_dim`` already in the cube are overwritten in place.
+    With ``group`` the dataset replaces that Zarr group of the cube (one group per swath granule). Each variable's ``encoding`` (dtype, chunks, compressors, fill value, time
     units) is passed through, so the first write fixes the cube's Zarr chunks: chunk it with
     :func:`default_chunks` (time chunk 1) when later appends are expected. Appended dask data is
     re-aligned to those chunks.
@@ -270,6 +300,7 @@ def write_cube(
         message: commit message (e.g. ``"ingest cmems so 2025-09-24"``).
         append_dim: dimension to append along, or None to create a new cube.
         metadata: JSON-serialisable commit metadata (e.g. ``{"sources": {"file.nc": "sha256:.."}}``).
+        group: write to (and replace) this Zarr group instead of the root.
         max_attempts: how many times a write that lost a race (conflicting rebase) is redone on
             top of the winning commit.
         rebase_tries: rebases per attempt when the branch moved during the commit.
@@ -292,11 +323,14 @@ def write_cube(
     for attempt in range(1, max_attempts + 1):
         session = repo.writable_session(BRANCH)
         try:
-            if append_dim is None and _has_array(session.store):
-                raise FileExistsError(f"cube {location} already holds data; pass append_dim= to append, "
-                                      "or write to a new cube name")
-            appending = append_dim is not None and _has_array(session.store, append_dim)
-            _write_to_session(dataset, session, "a" if appending else "w-", append_dim if appending else None)
+            if group is not None:
+                _write_to_session(dataset, session, "w", None, group=group)
+            else:
+                if append_dim is None and _has_array(session.store):
+                    raise FileExistsError(f"cube {location} already holds data; pass append_dim= to append, "
+                                          "or write to a new cube name")
+                appending = append_dim is not None and _has_array(session.store, append_dim)
+                _write_to_session(dataset, session, "a" if appending else "w-", append_dim if appending else None)
             with _commit_lock(settings, name):
                 snapshot = _commit(session, message, meta, rebase_tries)
         except (icechunk.RebaseFailedError, icechunk.ConflictError) as exc:
@@ -320,7 +354,7 @@ def write_cube(
 # --------------------------------------------------------------------------------------------
 
 
-def open_cube(settings: Settings, name: str, snapshot_id: str | None = None) -> xr.Dataset:
+def open_cube(settings: Settings, name: str, snapshot_id: str | None = None, group: str | None = None) -> xr.Dataset:
     """Open cube ``name`` lazily (dask arrays), at the tip of ``main`` or at ``snapshot_id``.
 
     Args:
@@ -328,6 +362,7 @@ def open_cube(settings: Settings, name: str, snapshot_id: str | None = None) -> 
         name: cube name.
         snapshot_id: a snapshot id from :func:`cube_history` or :func:`write_cube` (time travel);
             None for the latest commit.
+        group: Zarr group of a swath/binned granule (None: the root, i.e. a grid cube).
 
     Returns:
         The dataset, decoded by xarray (CF times, fill values) as written.
@@ -343,7 +378,10 @@ def open_cube(settings: Settings, name: str, snapshot_id: str | None = None) -> 
     if not _has_array(session.store):
         raise SourceNotFound(f"cube {cube_location(settings, name)} holds no data at snapshot "
                              f"{session.snapshot_id}; write it first with write_cube()")
-    return xr.open_zarr(session.store, consolidated=False)
+    try:
+        return xr.open_zarr(session.store, group=group, consolidated=False)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError) as exc:
+        raise SourceNotFound(f"cube {cube_location(settings, name)} has no group {group!r}") from exc
 
 
 def cube_history(settings: Settings, name: str) -> list[dict[str, Any]]:

@@ -264,3 +264,41 @@ def test_real_cmems_file_round_trip(realdata, settings):
         raw = np.ma.filled(nc["so"][:].astype("f4"), np.nan)
     np.testing.assert_array_equal(back.so.values, raw)
     assert np.isfinite(back.so.values).sum() > 1000
+
+
+def test_rewriting_existing_times_overwrites_in_place(settings):
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+
+    from tasks.cubes import open_cube, write_cube
+
+    def day(values, date):
+        return xr.Dataset({"chlor_a": (("time", "lat", "lon"), np.full((1, 3, 4), values, np.float32))},
+                          coords={"time": [pd.Timestamp(date)], "lat": [1.0, 2.0, 3.0], "lon": [0.0, 1, 2, 3]})
+
+    write_cube(settings, "grid", day(1.0, "2024-06-14"), "day 1", append_dim="time")
+    write_cube(settings, "grid", day(2.0, "2024-06-15"), "day 2", append_dim="time")
+    write_cube(settings, "grid", day(5.0, "2024-06-14"), "day 1 reprocessed", append_dim="time")
+    cube = open_cube(settings, "grid")
+    assert cube.sizes["time"] == 2
+    assert float(cube.chlor_a.sel(time="2024-06-14").mean()) == 5.0
+    assert float(cube.chlor_a.sel(time="2024-06-15").mean()) == 2.0
+
+
+def test_swath_granules_are_groups(settings):
+    import numpy as np
+    import xarray as xr
+
+    from tasks.cubes import open_cube, write_cube
+
+    def granule(value):
+        lat = np.linspace(40, 41, 12).reshape(3, 4)
+        return xr.Dataset({"rrs": (("y", "x"), np.full((3, 4), value, np.float32))},
+                          coords={"latitude": (("y", "x"), lat), "longitude": (("y", "x"), lat - 30)})
+
+    write_cube(settings, "swath", granule(0.01), "g1", group="G1")
+    write_cube(settings, "swath", granule(0.02), "g2", group="G2")
+    write_cube(settings, "swath", granule(0.03), "g1 again", group="G1")
+    assert (open_cube(settings, "swath", group="G1").rrs.values == np.float32(0.03)).all()
+    assert (open_cube(settings, "swath", group="G2").rrs.values == np.float32(0.02)).all()
