@@ -37,7 +37,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
-ingest_app = typer.Typer(help="Ingest files into the lake (in situ now; satellite products come next).",
+ingest_app = typer.Typer(help="Ingest files into the lake: in situ (Argo, HYPERNETS) or satellite products.",
                          no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 console = Console(stderr=True)
@@ -157,6 +157,52 @@ def ingest_insitu_command(
         typer.echo(json.dumps(summary, default=str))
     else:
         _print_summary(summary)
+
+
+@ingest_app.command("satellite")
+def ingest_satellite_command(
+    product: Annotated[str, typer.Argument(
+        help="Product id, e.g. pace-oci-l3m, olci-l2-wfr (see `oceanlake products`).")],
+    sources: Annotated[list[str], typer.Argument(
+        help="Files, SAFE folders (*.SEN3), folders (recursive), globs (quote them) or s3://bucket/prefix.",
+        show_default=False)],
+    lake: LakeOption = None,
+    catalog: CatalogOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
+) -> None:
+    """Ingest satellite granules: one cube commit per granule, bad files quarantined with a reason.
+
+    Examples:
+        oceanlake ingest satellite pace-oci-l3m ./pace/PACE_OCI.2024061*.L3m.DAY.CHL.V3_0.chlor_a.0p1deg.nc
+
+        oceanlake ingest satellite olci-l2-wfr ./olci/ --lake s3://bucket/lake
+
+        oceanlake ingest satellite occi-l3 "cci/**/ESACCI-OC-L3S-*.nc"
+    """
+    from flows.ingest_satellite import ingest_satellite
+
+    try:
+        settings = load_settings(lake=lake, catalog=catalog)
+        lake_schema.product(product, settings.product_dirs)
+        summary = _with_progress(f"ingest {product}", lambda: ingest_satellite(product, sources, lake=lake,
+                                                                              catalog=catalog))
+    except (OceanlakeError, KeyError) as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(summary, default=str))
+    else:
+        _print_summary(summary)
+
+
+@app.command("products")
+def products_command() -> None:
+    """List the satellite product definitions (built-in and from OCEANLAKE_PRODUCTS folders)."""
+    settings = load_settings()
+    grid = RichTable("id", "sensor", "reader", "geometry", "variables", "title")
+    for pid, spec in sorted(lake_schema.products(settings.product_dirs).items()):
+        grid.add_row(pid, f"{spec.platform} {spec.sensor}", spec.reader, spec.geometry, ", ".join(spec.variables),
+                     spec.title)
+    Console().print(grid)
 
 
 def _parse_params(params: list[str] | None) -> dict[str, object]:

@@ -13,6 +13,7 @@ Environment variables (all optional):
 ``AWS_REGION``              S3 region (default ``us-east-1``)
 ``OCEANLAKE_THREADS``       DuckDB threads (default: all cores)
 ``OCEANLAKE_MEMORY_LIMIT``  DuckDB memory limit, e.g. ``4GB``
+``OCEANLAKE_PRODUCTS``      extra folders of product definitions (``:``-separated), added to the built-in ones
 ==========================  ==================================================================
 """
 
@@ -65,6 +66,7 @@ class Settings:
     s3: S3Credentials
     threads: int | None = None
     memory_limit: str | None = None
+    product_dirs: tuple[str, ...] = ()
 
     @property
     def is_s3(self) -> bool:
@@ -128,5 +130,6 @@ def load_settings(
     )
     threads = base.threads if base else (int(env["OCEANLAKE_THREADS"]) if env.get("OCEANLAKE_THREADS") else None)
     memory = base.memory_limit if base else env.get("OCEANLAKE_MEMORY_LIMIT")
+    product_dirs = base.product_dirs if base else tuple(p for p in env.get("OCEANLAKE_PRODUCTS", "").split(":") if p)
     return Settings(lake=lake, catalog=_validate_catalog(catalog), cache_dir=cache_dir, s3=s3,
-                    threads=threads, memory_limit=memory)
+                    threads=threads, memory_limit=memory, product_dirs=product_dirs)

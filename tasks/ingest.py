@@ -24,7 +24,7 @@ from tasks.errors import OceanlakeError
 from tasks.lake import Lake, conform, utc_now
 from tasks.readers.base import ReadResult
 from tasks.readers.registry import open_file, source_kind
-from tasks.sources import IndexFilter, discover, local_copy, sha256_file
+from tasks.sources import IndexFilter, discover, local_copy, sha256_file, size_bytes
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,8 @@ def ingest_insitu(
     return summary
 
 
-def _quarantine_entry(obj: str, stage: str, reason: str, checksum: str | None, summary: IngestSummary) -> dict:
+def quarantine_entry(obj: str, stage: str, reason: str, checksum: str | None, summary: IngestSummary) -> dict:
+    """A quarantine row for a rejected file or object of this run."""
     return {"object": obj, "stage": stage, "reason": reason, "source_checksum": checksum,
             "source_kind": summary.kind, "run_id": summary.run_id}
 
@@ -129,7 +130,7 @@ def _read_one(lake: Lake, spec, url: str, settings: Settings, summary: IngestSum
                 summary.files_skipped += 1
                 return
             seen.add(checksum)
-            size = path.stat().st_size
+            size = size_bytes(path)
             result = open_file(spec, path)
     except OceanlakeError as exc:
         _reject_file(url, "read" if checksum else "fetch", str(exc), checksum, summary, chunk)
@@ -139,7 +140,7 @@ def _read_one(lake: Lake, spec, url: str, settings: Settings, summary: IngestSum
         _reject_file(url, stage, f"{url}: {type(exc).__name__}: {exc}", checksum, summary, chunk)
         return
     for obj, reason in result.rejected:
-        chunk.quarantine.append(_quarantine_entry(obj, "read", reason, checksum, summary))
+        chunk.quarantine.append(quarantine_entry(obj, "read", reason, checksum, summary))
     chunk.files.append(_ReadFile(url=url, checksum=checksum, size=size, result=result))
 
 
@@ -147,7 +148,7 @@ def _reject_file(url: str, stage: str, reason: str, checksum: str | None, summar
                  chunk: _Chunk) -> None:
     log.warning("quarantined %s at %s: %s", url, stage, reason)
     summary.files_quarantined += 1
-    chunk.quarantine.append(_quarantine_entry(url, stage, reason, checksum, summary))
+    chunk.quarantine.append(quarantine_entry(url, stage, reason, checksum, summary))
 
 
 def _gated_tables(chunk: _Chunk, summary: IngestSummary, now) -> dict[str, pa.Table]:
@@ -168,7 +169,7 @@ def _gated_tables(chunk: _Chunk, summary: IngestSummary, now) -> dict[str, pa.Ta
         result = quality.gate(name, rows)
         for rej in result.rejected:
             checksum = rows.column("source_checksum")[rej["row"]].as_py()
-            chunk.quarantine.append(_quarantine_entry(f"{url_of[checksum]}#{rej['label']}", "validate",
+            chunk.quarantine.append(quarantine_entry(f"{url_of[checksum]}#{rej['label']}", "validate",
                                                       rej["reason"], checksum, summary))
         if result.failed is not None and key:
             rejected_keys[key].append(result.failed.select(list(key)))
@@ -208,14 +209,14 @@ def _flush(lake: Lake, chunk: _Chunk, summary: IngestSummary) -> None:
                 own = [q for q in chunk.quarantine if q["source_checksum"] == f.checksum]
                 _flush(lake, _Chunk(files=[f], quarantine=own), summary)
             ours = {f.checksum for f in chunk.files}
-            _commit_quarantine(lake, [q for q in chunk.quarantine if q["source_checksum"] not in ours], summary)
+            commit_quarantine(lake, [q for q in chunk.quarantine if q["source_checksum"] not in ours], summary)
             return
         entries = list(chunk.quarantine)
         for f in chunk.files:
             summary.files_quarantined += 1
-            entries.append(_quarantine_entry(f.url, "write", f"{f.url}: could not be written to the lake: {exc}",
+            entries.append(quarantine_entry(f.url, "write", f"{f.url}: could not be written to the lake: {exc}",
                                              f.checksum, summary))
-        _commit_quarantine(lake, entries, summary)
+        commit_quarantine(lake, entries, summary)
         return
     summary.files_ingested += len(chunk.files)
     summary.objects_quarantined += _n_objects(chunk.quarantine)
@@ -228,7 +229,8 @@ def _n_objects(entries: list[dict[str, Any]]) -> int:
     return sum(1 for q in entries if "#" in q["object"])
 
 
-def _commit_quarantine(lake: Lake, entries: list[dict[str, Any]], summary: IngestSummary) -> None:
+def commit_quarantine(lake: Lake, entries: list[dict[str, Any]], summary: IngestSummary) -> None:
+    """Record quarantine rows in their own commit and count the objects among them."""
     lake.quarantine(entries)
     summary.objects_quarantined += _n_objects(entries)
 

@@ -101,16 +101,17 @@ def discover(sources: list[str], patterns: tuple[str, ...], settings: Settings,
         elif _is_url(source):
             fs = _filesystem(source, settings)
             path = source.split("://", 1)[1]
-            if fs.isfile(path):
-                matched = [source]
+            if fs.isfile(path) or (fs.isdir(path) and _matches(os.path.basename(path.rstrip("/")), patterns)):
+                matched = [source.rstrip("/")]
             else:
-                found_paths = fs.find(path) if not glob.has_magic(path) else fs.glob(path)
-                matched = [f"s3://{p}" for p in found_paths if _matches(os.path.basename(p), patterns)]
+                found_paths = fs.find(path, withdirs=True) if not glob.has_magic(path) else fs.glob(path)
+                matched = [f"s3://{p}" for p in _take_matching(found_paths, patterns)]
         elif glob.has_magic(source):
-            matched = [p for p in glob.glob(source, recursive=True)
-                       if os.path.isfile(p) and _matches(os.path.basename(p), patterns)]
+            matched = _take_matching(sorted(glob.glob(source, recursive=True)), patterns)
+        elif os.path.isdir(source) and _matches(os.path.basename(source.rstrip("/")), patterns):
+            matched = [source.rstrip("/")]  # a product folder named explicitly (e.g. a SEN3 SAFE folder)
         elif os.path.isdir(source):
-            matched = [str(p) for p in Path(source).rglob("*") if p.is_file() and _matches(p.name, patterns)]
+            matched = _walk(source, patterns)
         elif os.path.isfile(source):
             matched = [source]
         else:
@@ -121,13 +122,49 @@ def discover(sources: list[str], patterns: tuple[str, ...], settings: Settings,
     return sorted(dict.fromkeys(found))
 
 
+def _take_matching(paths: list[str], patterns: tuple[str, ...]) -> list[str]:
+    """Paths whose name matches, skipping the inside of matched folders (SAFE products)."""
+    taken: list[str] = []
+    for p in sorted(paths):
+        if taken and p.startswith(taken[-1].rstrip("/") + "/"):
+            continue
+        if _matches(os.path.basename(p.rstrip("/")), patterns):
+            taken.append(p.rstrip("/"))
+    return taken
+
+
+def _walk(folder: str, patterns: tuple[str, ...]) -> list[str]:
+    """Files and product folders under ``folder`` whose name matches (product folders not entered)."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        for d in [d for d in dirs if _matches(d, patterns)]:
+            found.append(os.path.join(root, d))
+            dirs.remove(d)
+        found.extend(os.path.join(root, f) for f in files if _matches(f, patterns))
+    return found
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a local file, hex."""
+    """SHA-256 of a local file, hex; for a product folder, of its files' relative names and checksums."""
+    path = Path(path)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for member in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(f"{member.relative_to(path).as_posix()}\0{sha256_file(member)}\n".encode())
+        return digest.hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def size_bytes(path: str | Path) -> int:
+    """Size of a file, or the total size of a product folder, in bytes."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
 
 
 @contextlib.contextmanager
@@ -140,8 +177,11 @@ def local_copy(url: str, settings: Settings) -> Iterator[Path]:
     target = tmp_dir / os.path.basename(url.rstrip("/"))
     try:
         fs = _filesystem(url, settings)
-        with fs.open(url, "rb") as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst, length=1 << 20)
+        if not url.startswith(("http://", "https://")) and fs.isdir(url):
+            fs.get(url.rstrip("/") + "/", str(target), recursive=True)
+        else:
+            with fs.open(url, "rb") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, length=1 << 20)
         yield target
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
