@@ -284,7 +284,8 @@ def write_cube(
     Without ``append_dim`` the cube must not hold data yet (a new cube). With ``append_dim``
     (e.g. ``"time"``) the dataset is appended along that dimension; the first write of an empty
     cube creates it, and values of ``append_dim`` already in the cube are overwritten in place.
-    With ``group`` the dataset replaces that Zarr group of the cube (one group per swath granule). Each variable's ``encoding`` (dtype, chunks, compressors, fill value, time
+    With ``group`` the dataset replaces that Zarr group of the cube (one group per swath granule).
+    Each variable's ``encoding`` (dtype, chunks, compressors, fill value, time
     units) is passed through, so the first write fixes the cube's Zarr chunks: chunk it with
     :func:`default_chunks` (time chunk 1) when later appends are expected. Appended dask data is
     re-aligned to those chunks.
