@@ -9,10 +9,12 @@ duplicated. Bad files go to ``quarantine`` and the run continues.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +36,24 @@ from tasks.readers.satellite_common import invalid_mask
 from tasks.sources import discover, local_copy, sha256_file, size_bytes
 
 log = logging.getLogger(__name__)
+
+
+#: A batch of granules is gated in one great-expectations run and recorded in one catalog commit;
+#: it holds at most this many granules and this many bytes of eagerly loaded data.
+BATCH_GRANULES = 32
+BATCH_BYTES = 512 * 2**20
+#: Granules up to this size are decoded once into memory (coverage and cube write share the read).
+EAGER_BYTES = 256 * 2**20
+
+
+@dataclass
+class _Pending:
+    url: str
+    checksum: str
+    size: int
+    granule: Granule
+    row: pa.Table
+    nbytes: int
 
 
 def ingest_satellite(
@@ -60,11 +80,22 @@ def ingest_satellite(
     summary = IngestSummary(run_id=run_id or uuid.uuid4().hex, kind=product.id)
     urls = discover(sources, product.file_patterns, settings)
     summary.files_found = len(urls)
-    with Lake(settings) as lake:
+    with Lake(settings) as lake, contextlib.ExitStack() as copies:
+        batch: list[_Pending] = []
         for done, url in enumerate(urls, start=1):
-            _ingest_one(lake, product, url, settings, summary)
+            pending = _read_one(lake, product, url, settings, summary, copies)
+            if pending is not None and any(p.granule.granule_key == pending.granule.granule_key for p in batch):
+                _flush(lake, product, batch, summary)  # two versions of one granule: decide in order
+                batch = []
+            if pending is not None:
+                batch.append(pending)
+            if len(batch) >= BATCH_GRANULES or sum(p.nbytes for p in batch) >= BATCH_BYTES:
+                _flush(lake, product, batch, summary)
+                batch = []
+                copies.close()
             if progress:
                 progress(done, len(urls))
+        _flush(lake, product, batch, summary)
         summary.snapshot_id = lake.snapshot_id()
     log.info("ingest %s: %s", product.id, summary.as_dict())
     return summary
@@ -76,33 +107,57 @@ def _reject(lake: Lake, url: str, stage: str, reason: str, checksum: str | None,
     commit_quarantine(lake, [quarantine_entry(url, stage, reason, checksum, summary)], summary)
 
 
-def _ingest_one(lake: Lake, product: ProductDef, url: str, settings: Settings, summary: IngestSummary) -> None:
-    checksum = None
-    stage = "fetch"
+def _describe_failure(url: str, exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, (OceanlakeError, OSError, ValueError, KeyError)):
+        return text if url in text else f"{url}: {text}"
+    return f"{url}: {type(exc).__name__}: {text}"
+
+
+def _read_one(lake: Lake, product: ProductDef, url: str, settings: Settings, summary: IngestSummary,
+              copies: contextlib.ExitStack) -> _Pending | None:
+    """Fetch, checksum and read one granule and compute its catalog row (None when skipped or refused)."""
+    checksum, stage = None, "fetch"
     try:
-        with local_copy(url, settings) as path:
-            checksum = sha256_file(path)
-            if lake.known_checksums([checksum]):
-                summary.files_skipped += 1
-                return
-            stage = "read"
-            granule = open_granule(product, path)
-            size = size_bytes(path)
-            stage = "validate"
-            row = _granule_row(product, granule, settings, url, checksum, summary)
-            gate = quality.gate("granule_versions", row)
-            if gate.rejected:
-                _reject(lake, url, stage, f"{url}: " + "; ".join(r["reason"] for r in gate.rejected), checksum,
-                        summary)
-                return
-            stage = "write"
-            row = _write_data(lake, product, granule, row, checksum)
-            _commit_catalog(lake, row, url, checksum, size, summary)
-    except (OceanlakeError, OSError, ValueError, KeyError) as exc:
-        text = str(exc) if str(exc).startswith(str(url)) or url in str(exc) else f"{url}: {exc}"
-        _reject(lake, url, stage, text, checksum, summary)
+        path = copies.enter_context(local_copy(url, settings))
+        checksum = sha256_file(path)
+        if lake.known_checksums([checksum]):
+            summary.files_skipped += 1
+            return None
+        stage = "read"
+        granule = open_granule(product, path)
+        nbytes = granule.dataset.nbytes
+        if nbytes <= EAGER_BYTES:  # decode once: coverage and the cube write use the same arrays
+            granule.dataset = granule.dataset.load()
+        stage = "validate"
+        row = _granule_row(product, granule, url, checksum, summary)
+        return _Pending(url, checksum, size_bytes(path), granule, row, nbytes if nbytes <= EAGER_BYTES else 0)
     except Exception as exc:  # noqa: BLE001 - one bad granule must not stop the batch
-        _reject(lake, url, stage, f"{url}: {type(exc).__name__}: {exc}", checksum, summary)
+        _reject(lake, url, stage, _describe_failure(url, exc), checksum, summary)
+        return None
+
+
+def _flush(lake: Lake, product: ProductDef, batch: list[_Pending], summary: IngestSummary) -> None:
+    """Gate the batch, write each passing granule's cube commit, then record them in one catalog commit."""
+    if not batch:
+        return
+    gate = quality.gate("granule_versions", pa.concat_tables([p.row for p in batch]))
+    refused = {r["row"]: r["reason"] for r in gate.rejected}
+    rows, files = [], []
+    for index, pending in enumerate(batch):
+        if index in refused:
+            _reject(lake, pending.url, "validate", f"{pending.url}: {refused[index]}", pending.checksum, summary)
+            continue
+        try:
+            rows.append(_write_data(lake, product, pending.granule, pending.row, pending.checksum))
+        except Exception as exc:  # noqa: BLE001 - the granule's commit was not made; others continue
+            _reject(lake, pending.url, "write", _describe_failure(pending.url, exc), pending.checksum, summary)
+            continue
+        files.append(_file_row(product, pending, rows[-1], summary))
+    if rows:
+        _commit_catalog(lake, pa.concat_tables(rows), pa.concat_tables(files))
+        summary.files_ingested += len(rows)
+        summary.rows_written["granule_versions"] = summary.rows_written.get("granule_versions", 0) + len(rows)
 
 
 def _main_variable(product: ProductDef, ds: xr.Dataset) -> str:
@@ -148,8 +203,7 @@ def _cube_name(product: ProductDef, granule: Granule) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-def _granule_row(product: ProductDef, granule: Granule, settings: Settings, url: str, checksum: str,
-                 summary: IngestSummary) -> pa.Table:
+def _granule_row(product: ProductDef, granule: Granule, url: str, checksum: str, summary: IngestSummary) -> pa.Table:
     valid_fraction, implausible, n_pixels = _coverage(product, granule)
     lon_min, lat_min, lon_max, lat_max = granule.bbox
     row = {
@@ -219,23 +273,25 @@ def _write_data(lake: Lake, product: ProductDef, granule: Granule, row: pa.Table
     return conform("granule_versions", pa.Table.from_pylist([values]))
 
 
-def _commit_catalog(lake: Lake, row: pa.Table, url: str, checksum: str, size: int, summary: IngestSummary) -> None:
-    values = row.to_pylist()[0]
-    file_row = conform("ingested_files", pa.Table.from_pylist([{
-        "source_file": url, "source_checksum": checksum, "size_bytes": size, "source_kind": values["product"],
-        "reader": lake_schema.product(values["product"], lake.settings.product_dirs).reader, "n_rows": 1,
-        "n_quarantined": 0, "ingested_at": values["ingested_at"], "run_id": summary.run_id}]))
+def _file_row(product: ProductDef, pending: _Pending, row: pa.Table, summary: IngestSummary) -> pa.Table:
+    return conform("ingested_files", pa.Table.from_pylist([{
+        "source_file": pending.url, "source_checksum": pending.checksum, "size_bytes": pending.size,
+        "source_kind": product.id, "reader": product.reader, "n_rows": 1, "n_quarantined": 0,
+        "ingested_at": row.column("ingested_at")[0].as_py(), "run_id": summary.run_id}]))
+
+
+def _commit_catalog(lake: Lake, rows: pa.Table, files: pa.Table) -> None:
+    """Record granules (replacing older versions of the same granule_key) and their files, atomically."""
 
     def body(con) -> None:
-        if values["is_current"]:  # older versions of the same granule are replaced in the granules view
-            con.execute("UPDATE granule_versions SET is_current = false, replaced_by = ? WHERE product = ? "
-                        "AND granule_key = ? AND is_current AND granule_id <> ?",
-                        [values["granule_id"], values["product"], values["granule_key"], values["granule_id"]])
-        lake.upsert(con, {"granule_versions": row, "ingested_files": file_row})
+        for values in rows.to_pylist():
+            if values["is_current"]:  # older versions of the same granule leave the granules view
+                con.execute("UPDATE granule_versions SET is_current = false, replaced_by = ? WHERE product = ? "
+                            "AND granule_key = ? AND is_current AND granule_id <> ?",
+                            [values["granule_id"], values["product"], values["granule_key"], values["granule_id"]])
+        lake.upsert(con, {"granule_versions": rows, "ingested_files": files})
 
     lake.transaction(body)
-    summary.files_ingested += 1
-    summary.rows_written["granule_versions"] = summary.rows_written.get("granule_versions", 0) + 1
 
 
 def describe(product: ProductDef) -> dict[str, Any]:

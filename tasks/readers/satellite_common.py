@@ -22,7 +22,7 @@ from tasks.readers.base import Granule
 
 _TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S",
                  "%Y-%m-%d %H:%M:%S", "%d-%b-%Y %H:%M:%S.%f", "%d-%b-%Y %H:%M:%S", "%Y%m%dT%H%M%S",
-                 "%Y%m%dT%H%M%SZ", "%Y%m%d%H%M%S", "%Y%m%d", "%Y-%m-%d")
+                 "%Y%m%dT%H%M%SZ", "%Y%m%d%H%M%S", "%Y%m%d%H%MZ", "%Y%m%d", "%Y-%m-%d")
 
 
 def parse_time(text: str | datetime | np.datetime64) -> datetime:

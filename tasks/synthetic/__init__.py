@@ -26,7 +26,13 @@ from .argo_vars import ARGO_FILL, BGC_PARAMS, CORE_PARAMS, JULD_FILL
 from .argo_writer import write_argo_file
 from .bad_files import write_bad_files
 from .gdac import write_sample_dataset
+from .grids import write_globcolour_l3 as write_globcolour_l3
+from .grids import write_occi_l3 as write_occi_l3
+from .grids import write_odatis_mr as write_odatis_mr
 from .hypernets import HYPERNETS_WATER_FLAGS, write_hypernets_l2a
+from .obpg import write_modis_l3b as write_modis_l3b
+from .obpg import write_pace_l2_aop as write_pace_l2_aop
+from .obpg import write_pace_l3m as write_pace_l3m
 from .optics import solar_angles, water_reflectance
 
 #: Former private names of the single-module version, still used by tests.
