@@ -21,7 +21,8 @@ How it is measured
     measured separately. In the child: import time; a warm-up on a tiny single-cycle file (first-call
     costs: lazy imports, DuckDB extensions, netCDF engines); then ``--repeat`` timed runs (fresh lake
     each time for oceanlake). Throughput = profiles / wall seconds of the best run. Peak RSS is
-    ``ru_maxrss`` of the child at its end (includes imports and warm-up).
+    ``ru_maxrss`` of the child after the first timed run (includes imports and warm-up); the peak
+    after all repeats is shown too (allocator retention makes it drift up in both libraries).
 
 Scales
     1x  = the two real files. Nx = N copies of each, written with netCDF4 into distinct float
@@ -194,15 +195,16 @@ def child_argopy(spec: dict) -> dict:
         _argopy_fetch(argopy, spec["mirror"], "bgc" if name.startswith("S") else "phy", [real], cyc=1)
     warmup_s = time.perf_counter() - t0
     rss_ready = _current_rss_mb()
-    walls, table = [], None
+    walls, peaks, table = [], [], None
     for _ in range(spec["repeat"]):
         t0 = time.perf_counter()
         table = pd.concat([_argopy_fetch(argopy, spec["mirror"], ds_id, wmos) for ds_id, wmos in spec["wmos"].items()],
                           ignore_index=True)
         walls.append(time.perf_counter() - t0)
+        peaks.append(_peak_rss_mb())
     table.to_parquet(spec["table_out"])
     return {"import_s": import_s, "warmup_s": warmup_s, "walls": walls, "profiles": len(table),
-            "rss_ready_mb": rss_ready, "peak_rss_mb": _peak_rss_mb(), "extra": {}}
+            "rss_ready_mb": rss_ready, "peak_rss_mb": peaks[0], "peaks_mb": peaks, "extra": {}}
 
 
 def _oceanlake_profiles(settings):
@@ -225,27 +227,23 @@ def child_oceanlake(spec: dict) -> dict:
     ingest_insitu("argo", [str(ARGO / name) for name, _, _ in WARMUP_FILES], load_settings(lake=str(work / "warm")))
     warmup_s = time.perf_counter() - t0
     rss_ready = _current_rss_mb()
-    walls, summary, settings = [], None, None
-    profiler = None
-    if spec.get("profile"):
-        import cProfile
-
-        profiler = cProfile.Profile()
+    walls, peaks, summary, settings = [], [], None, None
     for i in range(spec["repeat"]):
         settings = load_settings(lake=str(work / f"lake{i}"))
         t0 = time.perf_counter()
-        if profiler:
-            profiler.enable()
         summary = ingest_insitu("argo", spec["files"], settings)
-        if profiler:
-            profiler.disable()
         walls.append(time.perf_counter() - t0)
-    if profiler:
+        peaks.append(_peak_rss_mb())  # before profiling and the cross-check query (not benchmarked)
+    if spec.get("profile"):  # one extra, untimed run under cProfile
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.runcall(ingest_insitu, "argo", spec["files"], load_settings(lake=str(work / "lake_profiled")))
         profiler.dump_stats(spec["profile_out"])
-    peak = _peak_rss_mb()  # before the cross-check query, which is not part of the benchmark
     _oceanlake_profiles(settings).to_parquet(spec["table_out"])
     return {"import_s": import_s, "warmup_s": warmup_s, "walls": walls,
-            "profiles": summary.rows_written.get("argo_profiles", 0), "rss_ready_mb": rss_ready, "peak_rss_mb": peak,
+            "profiles": summary.rows_written.get("argo_profiles", 0), "rss_ready_mb": rss_ready,
+            "peak_rss_mb": peaks[0], "peaks_mb": peaks,
             "extra": {"measurements": summary.rows_written.get("argo_measurements", 0),
                       "files_ingested": summary.files_ingested, "files_skipped": summary.files_skipped,
                       "files_quarantined": summary.files_quarantined}}
@@ -291,20 +289,25 @@ def compare_tables(a_path: Path, b_path: Path) -> str:
 def _row(r: dict) -> list[str]:
     best = min(r["walls"])
     return [r["side"], f"{r['scale']}x", str(r["files"]), str(r["profiles"]), f"{best:.2f}",
-            f"{r['profiles'] / best:.1f}", f"{r['peak_rss_mb']:.0f}", f"{r['import_s']:.2f}", f"{r['warmup_s']:.2f}"]
+            f"{r['profiles'] / best:.1f}",
+            f"{r['rss_ready_mb']:.0f}", f"{r['peak_rss_mb']:.0f}", f"{r['peaks_mb'][-1]:.0f}", f"{r['import_s']:.2f}",
+            f"{r['warmup_s']:.2f}"]
 
 
 def print_report(results: list[dict], checks: dict[int, str]) -> dict:
     """Print the table and ratios; return the ratios."""
-    head = ["side", "scale", "files", "profiles", "wall s", "profiles/s", "peak RSS MB", "import s", "warm-up s"]
+    head = ["side", "scale", "files", "profiles", "wall s", "profiles/s", "ready RSS MB", "peak RSS MB",
+            "peak after N MB", "import s", "warm-up s"]
     rows = [head] + [_row(r) for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     print()
     for n, row in enumerate(rows):
-        print("  ".join(cell.rjust(w) if i > 1 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        cells = (c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        print("  ".join(cells))
         if n == 0:
             print("  ".join("-" * w for w in widths))
-    print("wall s = best of --repeat runs (imports and warm-up excluded); peak RSS = whole child process")
+    print("wall s = best of --repeat runs (import and warm-up excluded); ready RSS = after import + warm-up;\n"
+          "peak RSS = process max after the first timed run; peak after N = after all --repeat runs (same process)")
     for r in results:
         if r["side"] == "oceanlake":
             print(f"oceanlake x{r['scale']} also wrote {r['extra']['measurements']:,} measurement rows "
@@ -359,7 +362,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="run only one side (default both)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write all results and ratios to OUT")
     parser.add_argument("--profile", action="store_true",
-                        help="run oceanlake under cProfile at the largest scale and print the top functions")
+                        help="after the timed runs, run oceanlake once more under cProfile at the largest scale "
+                             "and print the top functions (by cumulative and by own time)")
     parser.add_argument("--top", type=int, default=25, help="functions shown by --profile (default 25)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary mirror and lakes (path printed)")
     parser.add_argument("--child", nargs=3, metavar=("SIDE", "SPEC", "OUT"), help=argparse.SUPPRESS)
@@ -389,7 +393,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
     for scale in args.scales:
         t0 = time.perf_counter()
         mirror = build_mirror(tmp / f"mirror_x{scale}", scale)
-        print(f"x{scale}: mirror with {len(mirror.files)} multi-profile files built in {time.perf_counter() - t0:.1f} s")
+        print(f"x{scale}: mirror with {len(mirror.files)} multi-profile files in {time.perf_counter() - t0:.1f} s")
         tables = {}
         for side in sides:
             work = tmp / f"{side}_x{scale}"

@@ -13,7 +13,9 @@ import contextlib
 import logging
 import re
 import uuid
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,7 +31,7 @@ from tasks.config import Settings
 from tasks.cubes import default_chunks, open_cube, write_cube
 from tasks.errors import InvalidFile, OceanlakeError, SourceNotFound
 from tasks.ingest import IngestSummary, commit_quarantine, quarantine_entry
-from tasks.lake import Lake, conform, utc_now
+from tasks.lake import Lake, conform, known_checksums, utc_now
 from tasks.readers.base import Granule
 from tasks.readers.registry import open_granule
 from tasks.readers.satellite_common import invalid_mask
@@ -40,10 +42,12 @@ log = logging.getLogger(__name__)
 
 #: A batch of granules is gated in one great-expectations run and recorded in one catalog commit;
 #: it holds at most this many granules and this many bytes of eagerly loaded data.
-BATCH_GRANULES = 32
+BATCH_GRANULES = 8
 BATCH_BYTES = 512 * 2**20
 #: Granules up to this size are decoded once into memory (coverage and cube write share the read).
 EAGER_BYTES = 256 * 2**20
+#: Granules read ahead by the reader thread while the main thread writes (bounds memory too).
+READ_AHEAD = 2
 
 
 @dataclass
@@ -54,6 +58,15 @@ class _Pending:
     granule: Granule
     row: pa.Table
     nbytes: int
+    copy: contextlib.ExitStack
+
+
+@dataclass
+class _Refused:
+    url: str
+    stage: str
+    reason: str
+    checksum: str | None
 
 
 def ingest_satellite(
@@ -65,6 +78,9 @@ def ingest_satellite(
     progress: Callable[[int, int], None] | None = None,
 ) -> IngestSummary:
     """Ingest granules of one product from files, folders, globs or ``s3://`` prefixes.
+
+    A reader thread fetches, checksums, decodes and summarises the next granules while the main
+    thread gates and writes the previous ones (decoding and Zarr encoding overlap on 2 cores).
 
     Args:
         product_id: id of a definition in ``lake_schema/products`` (or a user products folder).
@@ -80,22 +96,29 @@ def ingest_satellite(
     summary = IngestSummary(run_id=run_id or uuid.uuid4().hex, kind=product.id)
     urls = discover(sources, product.file_patterns, settings)
     summary.files_found = len(urls)
-    with Lake(settings) as lake, contextlib.ExitStack() as copies:
+    with Lake(settings) as lake, ThreadPoolExecutor(1, thread_name_prefix="granule-reader") as pool:
+        cursor = lake.cursor()  # the reader thread's own DuckDB cursor (read-only use)
+        ahead: deque[Future] = deque()
         batch: list[_Pending] = []
-        for done, url in enumerate(urls, start=1):
-            pending = _read_one(lake, product, url, settings, summary, copies)
-            if pending is not None and any(p.granule.granule_key == pending.granule.granule_key for p in batch):
-                _flush(lake, product, batch, summary)  # two versions of one granule: decide in order
-                batch = []
-            if pending is not None:
-                batch.append(pending)
-            if len(batch) >= BATCH_GRANULES or sum(p.nbytes for p in batch) >= BATCH_BYTES:
-                _flush(lake, product, batch, summary)
-                batch = []
-                copies.close()
+        todo = iter(urls)
+        for done in range(1, len(urls) + 1):
+            while len(ahead) < READ_AHEAD and (url := next(todo, None)) is not None:
+                ahead.append(pool.submit(_read_one, cursor, product, url, settings, summary.run_id))
+            result = ahead.popleft().result()
+            if result is None:
+                summary.files_skipped += 1
+            elif isinstance(result, _Refused):
+                _reject(lake, result.url, result.stage, result.reason, result.checksum, summary)
+            else:
+                if any(p.granule.granule_key == result.granule.granule_key for p in batch):
+                    batch = _flush(lake, product, batch, summary)  # two versions of one granule: in order
+                batch.append(result)
+                if len(batch) >= BATCH_GRANULES or sum(p.nbytes for p in batch) >= BATCH_BYTES:
+                    batch = _flush(lake, product, batch, summary)
             if progress:
                 progress(done, len(urls))
         _flush(lake, product, batch, summary)
+        cursor.close()
         summary.snapshot_id = lake.snapshot_id()
     log.info("ingest %s: %s", product.id, summary.as_dict())
     return summary
@@ -114,15 +137,19 @@ def _describe_failure(url: str, exc: BaseException) -> str:
     return f"{url}: {type(exc).__name__}: {text}"
 
 
-def _read_one(lake: Lake, product: ProductDef, url: str, settings: Settings, summary: IngestSummary,
-              copies: contextlib.ExitStack) -> _Pending | None:
-    """Fetch, checksum and read one granule and compute its catalog row (None when skipped or refused)."""
+def _read_one(cursor, product: ProductDef, url: str, settings: Settings, run_id: str) -> _Pending | _Refused | None:
+    """Fetch, checksum and read one granule and compute its catalog row (reader thread; no lake writes).
+
+    Returns:
+        The pending granule, a refusal, or None when the file is already in the lake.
+    """
     checksum, stage = None, "fetch"
+    copy = contextlib.ExitStack()
     try:
-        path = copies.enter_context(local_copy(url, settings))
+        path = copy.enter_context(local_copy(url, settings))
         checksum = sha256_file(path)
-        if lake.known_checksums([checksum]):
-            summary.files_skipped += 1
+        if known_checksums(cursor, [checksum]):
+            copy.close()
             return None
         stage = "read"
         granule = open_granule(product, path)
@@ -130,17 +157,30 @@ def _read_one(lake: Lake, product: ProductDef, url: str, settings: Settings, sum
         if nbytes <= EAGER_BYTES:  # decode once: coverage and the cube write use the same arrays
             granule.dataset = granule.dataset.load()
         stage = "validate"
-        row = _granule_row(product, granule, url, checksum, summary)
-        return _Pending(url, checksum, size_bytes(path), granule, row, nbytes if nbytes <= EAGER_BYTES else 0)
+        row = _granule_row(product, granule, url, checksum, run_id)
+        return _Pending(url, checksum, size_bytes(path), granule, row, nbytes if nbytes <= EAGER_BYTES else 0, copy)
     except Exception as exc:  # noqa: BLE001 - one bad granule must not stop the batch
-        _reject(lake, url, stage, _describe_failure(url, exc), checksum, summary)
-        return None
+        copy.close()
+        return _Refused(url, stage, _describe_failure(url, exc), checksum)
 
 
-def _flush(lake: Lake, product: ProductDef, batch: list[_Pending], summary: IngestSummary) -> None:
-    """Gate the batch, write each passing granule's cube commit, then record them in one catalog commit."""
+def _flush(lake: Lake, product: ProductDef, batch: list[_Pending], summary: IngestSummary) -> list[_Pending]:
+    """Gate the batch, write each passing granule's cube commit, record them in one catalog commit.
+
+    Returns:
+        A new empty batch.
+    """
     if not batch:
-        return
+        return []
+    try:
+        _gate_and_write(lake, product, batch, summary)
+    finally:
+        for pending in batch:
+            pending.copy.close()
+    return []
+
+
+def _gate_and_write(lake: Lake, product: ProductDef, batch: list[_Pending], summary: IngestSummary) -> None:
     gate = quality.gate("granule_versions", pa.concat_tables([p.row for p in batch]))
     refused = {r["row"]: r["reason"] for r in gate.rejected}
     rows, files = [], []
@@ -203,7 +243,7 @@ def _cube_name(product: ProductDef, granule: Granule) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-def _granule_row(product: ProductDef, granule: Granule, url: str, checksum: str, summary: IngestSummary) -> pa.Table:
+def _granule_row(product: ProductDef, granule: Granule, url: str, checksum: str, run_id: str) -> pa.Table:
     valid_fraction, implausible, n_pixels = _coverage(product, granule)
     lon_min, lat_min, lon_max, lat_max = granule.bbox
     row = {
@@ -215,7 +255,7 @@ def _granule_row(product: ProductDef, granule: Granule, url: str, checksum: str,
         "n_pixels": n_pixels, "cube": _cube_name(product, granule),
         "cube_group": None if product.geometry == "grid" else granule.granule_id,
         "cube_snapshot_id": None, "is_current": True, "replaced_by": None, "source_file": url,
-        "source_checksum": checksum, "ingested_at": utc_now(), "run_id": summary.run_id,
+        "source_checksum": checksum, "ingested_at": utc_now(), "run_id": run_id,
     }
     return conform("granule_versions", pa.Table.from_pylist([row]))
 

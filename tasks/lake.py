@@ -92,6 +92,12 @@ class Lake:
         """Close on exit."""
         self.close()
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor on the lake (for another thread), with the lake as default database."""
+        cur = self.con.cursor()
+        cur.execute("USE lake")
+        return cur
+
     # -- schema -----------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
         """Create missing tables (with partitioning) and create/refresh the SQL views, in one commit."""
@@ -229,13 +235,7 @@ class Lake:
     # -- reads ---------------------------------------------------------------------------------------
     def known_checksums(self, checksums: Iterable[str]) -> set[str]:
         """The subset of ``checksums`` already recorded in ``ingested_files``."""
-        wanted = list(set(checksums))
-        if not wanted:
-            return set()
-        rows = self.con.execute(
-            "SELECT source_checksum FROM ingested_files WHERE source_checksum IN (SELECT unnest($1))",
-            [wanted]).fetchall()
-        return {r[0] for r in rows}
+        return known_checksums(self.con, checksums)
 
     def snapshot_id(self) -> int:
         """Current DuckLake snapshot id (for provenance and time travel)."""
@@ -245,6 +245,16 @@ class Lake:
         """Row count of a table or view."""
         lake_schema.table(table_name)  # validates the name
         return int(self.con.execute(f"SELECT count(*) FROM {table_name}").fetchone()[0])
+
+
+def known_checksums(con: duckdb.DuckDBPyConnection, checksums: Iterable[str]) -> set[str]:
+    """The subset of ``checksums`` already recorded in ``ingested_files`` (``con``: a lake connection or cursor)."""
+    wanted = list(set(checksums))
+    if not wanted:
+        return set()
+    rows = con.execute("SELECT source_checksum FROM ingested_files WHERE source_checksum IN (SELECT unnest($1))",
+                       [wanted]).fetchall()
+    return {r[0] for r in rows}
 
 
 def _quarantine_input_schema() -> pa.Schema:

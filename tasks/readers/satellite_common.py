@@ -136,7 +136,8 @@ def _with_wavelength(tree, data: xr.DataArray, spec: VariableDef, path: str) -> 
     if wavelengths is None:
         raise MissingVariable(f"{path}: no wavelength coordinate for {spec.name} ({', '.join(spec.wavelengths)})")
     values = np.asarray(wavelengths.values, dtype=float)
-    matching = [d for d in data.dims if data.sizes[d] == values.size]
+    matching = [d for d in data.dims if d in wavelengths.dims] or \
+        [d for d in data.dims if data.sizes[d] == values.size]
     if not matching:
         raise InvalidFile(f"{path}: {spec.name} has no dimension of the {values.size} wavelengths")
     dim = matching[-1]

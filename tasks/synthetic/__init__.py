@@ -33,6 +33,9 @@ from .hypernets import HYPERNETS_WATER_FLAGS, write_hypernets_l2a
 from .obpg import write_modis_l3b as write_modis_l3b
 from .obpg import write_pace_l2_aop as write_pace_l2_aop
 from .obpg import write_pace_l3m as write_pace_l3m
+from .olci import write_acolite_l2w as write_acolite_l2w
+from .olci import write_olci_wfr_sen3 as write_olci_wfr_sen3
+from .olci import write_snap_c2rcc as write_snap_c2rcc
 from .optics import solar_angles, water_reflectance
 
 #: Former private names of the single-module version, still used by tests.
