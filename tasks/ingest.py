@@ -7,6 +7,8 @@ re-running a source ingests nothing twice.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import uuid
 from collections import Counter, defaultdict
@@ -28,8 +30,8 @@ from tasks.sources import IndexFilter, discover, local_copy, sha256_file, size_b
 
 log = logging.getLogger(__name__)
 
-#: Flush a chunk to the lake once it holds this many rows (bounds memory) or files.
-CHUNK_ROWS = 2_000_000
+#: A chunk is flushed to the lake before it would exceed this many rows (bounds memory) or files.
+CHUNK_ROWS = 400_000
 CHUNK_FILES = 64
 
 
@@ -101,10 +103,15 @@ def ingest_insitu(
     with Lake(settings) as lake:
         chunk = _Chunk()
         for done, url in enumerate(urls, start=1):
-            _read_one(lake, spec, url, settings, summary, seen_this_run, chunk)
-            if chunk.n_rows >= CHUNK_ROWS or len(chunk.files) >= CHUNK_FILES:
-                _flush(lake, chunk, summary)
+            read, entries = _read_one(lake, spec, url, settings, summary, seen_this_run)
+            too_big = read is not None and chunk.n_rows + read.result.n_rows > CHUNK_ROWS
+            if chunk.files and (too_big or len(chunk.files) >= CHUNK_FILES):
+                _flush(lake, chunk, summary)  # flush BEFORE growing past the budget: memory stays flat
                 chunk = _Chunk()
+                release_memory()
+            if read is not None:
+                chunk.files.append(read)
+            chunk.quarantine.extend(entries)
             if progress:
                 progress(done, len(urls))
         _flush(lake, chunk, summary)
@@ -121,34 +128,26 @@ def quarantine_entry(obj: str, stage: str, reason: str, checksum: str | None, su
 
 
 def _read_one(lake: Lake, spec, url: str, settings: Settings, summary: IngestSummary,
-              seen: set[str], chunk: _Chunk) -> None:
+              seen: set[str]) -> tuple[_ReadFile | None, list[dict[str, Any]]]:
+    """Fetch, checksum and read one file: the file's rows (None if skipped or refused) and its quarantine rows."""
     checksum = None
     try:
         with local_copy(url, settings) as path:
             checksum = sha256_file(path)
             if checksum in seen or lake.known_checksums([checksum]):
                 summary.files_skipped += 1
-                return
+                return None, []
             seen.add(checksum)
             size = size_bytes(path)
             result = open_file(spec, path)
-    except OceanlakeError as exc:
-        _reject_file(url, "read" if checksum else "fetch", str(exc), checksum, summary, chunk)
-        return
     except Exception as exc:  # noqa: BLE001 - any failure of one file must not stop the batch
         stage = "read" if checksum else "fetch"
-        _reject_file(url, stage, f"{url}: {type(exc).__name__}: {exc}", checksum, summary, chunk)
-        return
-    for obj, reason in result.rejected:
-        chunk.quarantine.append(quarantine_entry(obj, "read", reason, checksum, summary))
-    chunk.files.append(_ReadFile(url=url, checksum=checksum, size=size, result=result))
-
-
-def _reject_file(url: str, stage: str, reason: str, checksum: str | None, summary: IngestSummary,
-                 chunk: _Chunk) -> None:
-    log.warning("quarantined %s at %s: %s", url, stage, reason)
-    summary.files_quarantined += 1
-    chunk.quarantine.append(quarantine_entry(url, stage, reason, checksum, summary))
+        reason = str(exc) if isinstance(exc, OceanlakeError) else f"{url}: {type(exc).__name__}: {exc}"
+        log.warning("quarantined %s at %s: %s", url, stage, reason)
+        summary.files_quarantined += 1
+        return None, [quarantine_entry(url, stage, reason, checksum, summary)]
+    entries = [quarantine_entry(obj, "read", reason, checksum, summary) for obj, reason in result.rejected]
+    return _ReadFile(url=url, checksum=checksum, size=size, result=result), entries
 
 
 def _gated_tables(chunk: _Chunk, summary: IngestSummary, now) -> dict[str, pa.Table]:
@@ -233,6 +232,21 @@ def commit_quarantine(lake: Lake, entries: list[dict[str, Any]], summary: Ingest
     """Record quarantine rows in their own commit and count the objects among them."""
     lake.quarantine(entries)
     summary.objects_quarantined += _n_objects(entries)
+
+
+def release_memory() -> None:
+    """Return the memory freed by a flushed chunk to the OS, so RSS stays flat over many chunks.
+
+    Arrow, DuckDB and numpy free their buffers when a chunk is dropped (reference counting), but
+    glibc keeps the pages in the heap; ``malloc_trim`` hands them back (no-op elsewhere). The
+    quality gate's great-expectations objects form reference cycles that hold the chunk's
+    dataframe: a collection frees them.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _sanity_check(lake: Lake, summary: IngestSummary) -> None:

@@ -62,7 +62,7 @@ def conform(table_name: str, rows: pa.Table, **constants) -> pa.Table:
         if fld.name in rows.column_names:
             arrays.append(rows.column(fld.name).cast(fld.type))
         elif fld.name in constants:
-            arrays.append(pa.array([constants[fld.name]] * rows.num_rows, type=fld.type))
+            arrays.append(pa.repeat(pa.scalar(constants[fld.name], type=fld.type), rows.num_rows))
         else:
             raise ValueError(f"{table_name}: column {fld.name!r} missing")
     return pa.Table.from_arrays(arrays, schema=schema)

@@ -1,0 +1,159 @@
+#!/usr/bin/env python
+"""Benchmark: satellite ingestion throughput (MB/s of source files) against netCDF4 decode-only.
+
+What is compared
+    The practical limit on this machine is the time netCDF4 needs to only decode the product's
+    variables from the same files (read every array into memory, nothing else). oceanlake's
+    ``ingest_satellite`` does that decoding and also checksums the file, computes the valid and
+    implausible fractions, runs the great-expectations gate, writes the Zarr v3 cube (one
+    Icechunk commit per granule) and records the granule in DuckLake.
+
+    ratio = decode-only time / oceanlake ingest time   (target >= 0.5)
+
+Cases
+    * ``l3m``   real PACE OCI L3m chlor_a 0.1° global files (../shared/realdata/satellite_pace), copied
+                N times with distinct dates (grid product: appends to one cube);
+    * ``swath`` synthetic PACE OCI L2 AOP granules (Rrs 3-D, l2_flags) in the real format, N granules
+                (swath product: one Zarr group per granule).
+
+Memory: peak RSS of the ingesting process at 1x and Nx granules must stay flat (bounded by a few
+granules, not by the number of files).
+
+Run ``python benchmarks/bench_satellite_ingest.py --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = (REPO / ".." / "shared" / "realdata").resolve()
+PACE_L3M = REALDATA / "satellite_pace" / "PACE_OCI.20240614.L3m.DAY.CHL.V3_0.chlor_a.0p1deg.nc"
+CASES = {"l3m": ("pace-oci-l3m", ["chlor_a"]), "swath": ("pace-oci-l2-aop", ["geophysical_data/Rrs",
+                                                                              "geophysical_data/l2_flags"])}
+
+
+def make_l3m(folder: Path, n: int) -> list[Path]:
+    """N copies of the real PACE L3m file with distinct dates (netCDF4 edits attributes only)."""
+    import netCDF4
+
+    files = []
+    for k in range(n):
+        day = datetime(2024, 7, 1, tzinfo=UTC) + timedelta(days=k)
+        target = folder / f"PACE_OCI.{day:%Y%m%d}.L3m.DAY.CHL.V3_0.chlor_a.0p1deg.nc"
+        shutil.copy(PACE_L3M, target)
+        with netCDF4.Dataset(target, "a") as ds:
+            ds.time_coverage_start = f"{day:%Y-%m-%d}T00:10:00.000Z"
+            ds.time_coverage_end = f"{day + timedelta(days=1):%Y-%m-%d}T02:00:00.000Z"
+        files.append(target)
+    return files
+
+
+def make_swath(folder: Path, n: int) -> list[Path]:
+    """N synthetic PACE OCI L2 AOP granules in the real format."""
+    sys.path.insert(0, str(REPO))
+    from tasks.synthetic import write_pace_l2_aop
+
+    start = datetime(2024, 6, 14, 10, 0, tzinfo=UTC)
+    return [write_pace_l2_aop(folder, start + timedelta(minutes=5 * k), 40.0 + k * 0.1, -30.0, shape=(400, 300),
+                              seed=k) for k in range(n)]
+
+
+def decode_only(files: list[Path], variables: list[str]) -> float:
+    """Seconds netCDF4 needs to read the variables of every file into memory."""
+    import netCDF4
+
+    t0 = time.perf_counter()
+    for path in files:
+        with netCDF4.Dataset(path) as ds:
+            for name in variables:
+                group, _, var = name.rpartition("/")
+                node = ds[group] if group else ds
+                node[var][:]
+    return time.perf_counter() - t0
+
+
+def child(spec_path: str) -> None:
+    """Ingest in this fresh process; print JSON with wall seconds and peak RSS."""
+    spec = json.loads(Path(spec_path).read_text())
+    os.environ["OCEANLAKE_CACHE"] = spec["cache"]
+    sys.path.insert(0, str(REPO))
+    from tasks.config import load_settings
+    from tasks.ingest_satellite import ingest_satellite
+
+    warm = load_settings(lake=spec["lake"] + "-warmup")
+    ingest_satellite(spec["product"], spec["warmup"], warm)  # imports, GE, DuckDB extensions
+    settings = load_settings(lake=spec["lake"])
+    t0 = time.perf_counter()
+    summary = ingest_satellite(spec["product"], spec["files"], settings)
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "peak_mb": peak, "ingested": summary.files_ingested,
+                      "quarantined": summary.files_quarantined}))
+
+
+def run_case(case: str, n: int, tmp: Path) -> dict:
+    product, variables = CASES[case]
+    folder = tmp / f"{case}-{n}"
+    folder.mkdir()
+    files = (make_l3m if case == "l3m" else make_swath)(folder, n + 1)
+    warmup, files = files[:1], files[1:]
+    size_mb = sum(p.stat().st_size for p in files) / 2**20
+    decode_only(files, variables)  # page cache warm for both sides
+    decode = min(decode_only(files, variables) for _ in range(2))
+    spec = tmp / f"spec-{case}-{n}.json"
+    spec.write_text(json.dumps({"product": product, "files": [str(p) for p in files],
+                                "warmup": [str(p) for p in warmup], "lake": str(tmp / f"lake-{case}-{n}"),
+                                "cache": str(tmp / "cache")}))
+    out = subprocess.run([sys.executable, __file__, "--child", str(spec)], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"case": case, "granules": n, "source_mb": size_mb, "decode_s": decode, "ingest_s": result["wall"],
+            "decode_mb_s": size_mb / decode, "ingest_mb_s": size_mb / result["wall"],
+            "ratio": decode / result["wall"], "peak_rss_mb": result["peak_mb"], "ingested": result["ingested"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default="l3m,swath", help="comma-separated cases: l3m, swath")
+    parser.add_argument("--scales", default="2,10", help="numbers of granules (memory flatness: small vs large)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    if "l3m" in args.cases and not PACE_L3M.exists():
+        print(f"SKIP: real PACE L3m file not found under {REALDATA} (needed for the l3m case)")
+        return
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_sat_") as tmp:
+        for case in args.cases.split(","):
+            for n in (int(s) for s in args.scales.split(",")):
+                rows.append(run_case(case, n, Path(tmp)))
+                r = rows[-1]
+                print(f"{case:6s} {n:3d} granules {r['source_mb']:7.1f} MB  decode {r['decode_mb_s']:7.1f} MB/s  "
+                      f"ingest {r['ingest_mb_s']:7.1f} MB/s  ratio {r['ratio']:.2f}  peak RSS {r['peak_rss_mb']:.0f} MB",
+                      flush=True)
+    print("\nratio = netCDF4 decode-only time / oceanlake ingest time (target >= 0.5)")
+    for case in args.cases.split(","):
+        mine = [r for r in rows if r["case"] == case]
+        if len(mine) > 1:
+            print(f"{case}: peak RSS {mine[-1]['granules']}x / {mine[0]['granules']}x granules = "
+                  f"{mine[-1]['peak_rss_mb'] / mine[0]['peak_rss_mb']:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
