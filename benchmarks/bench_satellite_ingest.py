@@ -143,8 +143,8 @@ def main() -> None:
                 rows.append(run_case(case, n, Path(tmp)))
                 r = rows[-1]
                 print(f"{case:6s} {n:3d} granules {r['source_mb']:7.1f} MB  decode {r['decode_mb_s']:7.1f} MB/s  "
-                      f"ingest {r['ingest_mb_s']:7.1f} MB/s  ratio {r['ratio']:.2f}  peak RSS {r['peak_rss_mb']:.0f} MB",
-                      flush=True)
+                      f"ingest {r['ingest_mb_s']:7.1f} MB/s  ratio {r['ratio']:.2f}  "
+                      f"peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
     print("\nratio = netCDF4 decode-only time / oceanlake ingest time (target >= 0.5)")
     for case in args.cases.split(","):
         mine = [r for r in rows if r["case"] == case]
