@@ -9,15 +9,14 @@ duplicated. Bad files go to ``quarantine`` and the run continues.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
+import shutil
 import uuid
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,14 +27,14 @@ import lake_schema
 from lake_schema.definitions import ProductDef
 from tasks import quality
 from tasks.config import Settings
-from tasks.cubes import default_chunks, open_cube, write_cube
-from tasks.errors import InvalidFile, OceanlakeError, SourceNotFound
+from tasks.cubes import default_chunks, write_cube
+from tasks.errors import InvalidFile, OceanlakeError
 from tasks.ingest import IngestSummary, commit_quarantine, quarantine_entry
-from tasks.lake import Lake, conform, known_checksums, utc_now
+from tasks.lake import Lake, conform, utc_now
 from tasks.readers.base import Granule
 from tasks.readers.registry import open_granule
 from tasks.readers.satellite_common import invalid_mask
-from tasks.sources import discover, local_copy, sha256_file, size_bytes
+from tasks.sources import discover, fetch, sha256_file, size_bytes
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +45,6 @@ BATCH_GRANULES = 8
 BATCH_BYTES = 512 * 2**20
 #: Granules up to this size are decoded once into memory (coverage and cube write share the read).
 EAGER_BYTES = 256 * 2**20
-#: Granules read ahead by the reader thread while the main thread writes (bounds memory too).
-READ_AHEAD = 2
-
-
 @dataclass
 class _Pending:
     url: str
@@ -58,7 +53,7 @@ class _Pending:
     granule: Granule
     row: pa.Table
     nbytes: int
-    copy: contextlib.ExitStack
+    tmp_dir: Path | None
 
 
 @dataclass
@@ -79,9 +74,6 @@ def ingest_satellite(
 ) -> IngestSummary:
     """Ingest granules of one product from files, folders, globs or ``s3://`` prefixes.
 
-    A reader thread fetches, checksums, decodes and summarises the next granules while the main
-    thread gates and writes the previous ones (decoding and Zarr encoding overlap on 2 cores).
-
     Args:
         product_id: id of a definition in ``lake_schema/products`` (or a user products folder).
         sources: SOURCE arguments.
@@ -96,20 +88,18 @@ def ingest_satellite(
     summary = IngestSummary(run_id=run_id or uuid.uuid4().hex, kind=product.id)
     urls = discover(sources, product.file_patterns, settings)
     summary.files_found = len(urls)
-    with Lake(settings) as lake, ThreadPoolExecutor(1, thread_name_prefix="granule-reader") as pool:
-        cursor = lake.cursor()  # the reader thread's own DuckDB cursor (read-only use)
-        ahead: deque[Future] = deque()
+    with Lake(settings) as lake:
         batch: list[_Pending] = []
-        todo = iter(urls)
-        for done in range(1, len(urls) + 1):
-            while len(ahead) < READ_AHEAD and (url := next(todo, None)) is not None:
-                ahead.append(pool.submit(_read_one, cursor, product, url, settings, summary.run_id))
-            result = ahead.popleft().result()
-            if result is None:
+        seen: set[str] = set()
+        for done, url in enumerate(urls, start=1):
+            result = _read_one(lake, product, url, settings, summary.run_id)
+            if result is None or (isinstance(result, _Pending) and result.checksum in seen):
                 summary.files_skipped += 1
+                _cleanup(result)
             elif isinstance(result, _Refused):
                 _reject(lake, result.url, result.stage, result.reason, result.checksum, summary)
             else:
+                seen.add(result.checksum)
                 if any(p.granule.granule_key == result.granule.granule_key for p in batch):
                     batch = _flush(lake, product, batch, summary)  # two versions of one granule: in order
                 batch.append(result)
@@ -118,10 +108,14 @@ def ingest_satellite(
             if progress:
                 progress(done, len(urls))
         _flush(lake, product, batch, summary)
-        cursor.close()
         summary.snapshot_id = lake.snapshot_id()
     log.info("ingest %s: %s", product.id, summary.as_dict())
     return summary
+
+
+def _cleanup(result: _Pending | _Refused | None) -> None:
+    if isinstance(result, _Pending) and result.tmp_dir is not None:
+        shutil.rmtree(result.tmp_dir, ignore_errors=True)
 
 
 def _reject(lake: Lake, url: str, stage: str, reason: str, checksum: str | None, summary: IngestSummary) -> None:
@@ -137,19 +131,26 @@ def _describe_failure(url: str, exc: BaseException) -> str:
     return f"{url}: {type(exc).__name__}: {text}"
 
 
-def _read_one(cursor, product: ProductDef, url: str, settings: Settings, run_id: str) -> _Pending | _Refused | None:
-    """Fetch, checksum and read one granule and compute its catalog row (reader thread; no lake writes).
+def _read_one(lake: Lake, product: ProductDef, url: str, settings: Settings, run_id: str) -> _Pending | _Refused | None:
+    """Fetch, checksum and read one granule and compute its catalog row (no lake writes).
+
+    Args:
+        lake: the lake (its catalog tells which checksums are already ingested).
+        product: the product definition.
+        url: the granule's file or folder.
+        settings: lake settings.
+        run_id: the run id recorded in the row.
 
     Returns:
         The pending granule, a refusal, or None when the file is already in the lake.
     """
-    checksum, stage = None, "fetch"
-    copy = contextlib.ExitStack()
+    checksum, stage, tmp_dir = None, "fetch", None
     try:
-        path = copy.enter_context(local_copy(url, settings))
+        path, tmp_dir = fetch(url, settings)
         checksum = sha256_file(path)
-        if known_checksums(cursor, [checksum]):
-            copy.close()
+        if lake.known_checksums([checksum]):
+            if tmp_dir is not None:
+                shutil.rmtree(tmp_dir, ignore_errors=True)
             return None
         stage = "read"
         granule = open_granule(product, path)
@@ -158,9 +159,11 @@ def _read_one(cursor, product: ProductDef, url: str, settings: Settings, run_id:
             granule.dataset = granule.dataset.load()
         stage = "validate"
         row = _granule_row(product, granule, url, checksum, run_id)
-        return _Pending(url, checksum, size_bytes(path), granule, row, nbytes if nbytes <= EAGER_BYTES else 0, copy)
+        return _Pending(url, checksum, size_bytes(path), granule, row, nbytes if nbytes <= EAGER_BYTES else 0,
+                        tmp_dir)
     except Exception as exc:  # noqa: BLE001 - one bad granule must not stop the batch
-        copy.close()
+        if tmp_dir is not None:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
         return _Refused(url, stage, _describe_failure(url, exc), checksum)
 
 
@@ -176,7 +179,7 @@ def _flush(lake: Lake, product: ProductDef, batch: list[_Pending], summary: Inge
         _gate_and_write(lake, product, batch, summary)
     finally:
         for pending in batch:
-            pending.copy.close()
+            _cleanup(pending)
     return []
 
 
@@ -272,16 +275,25 @@ def _current_version(lake: Lake, product: ProductDef, key: str) -> tuple[str, st
     return (row[0], row[1]) if row else None
 
 
-def _check_same_grid(settings: Settings, cube: str, ds: xr.Dataset, granule_id: str) -> None:
-    try:
-        existing = open_cube(settings, cube)
-    except SourceNotFound:
-        return
-    for coord in ("lat", "lon", "wavelength"):
-        if coord in existing.coords and coord in ds.coords and not np.array_equal(existing[coord].values,
-                                                                                   ds[coord].values):
-            raise InvalidFile(f"{granule_id}: its {coord} grid differs from cube {cube}; a product definition "
-                              "must map each grid to its own cube (use the `cube` template)")
+#: Target size of one stored chunk (uncompressed, in the stored dtype): a 5x5 match-up window
+#: decompresses one or a few chunks; larger chunks compress and write faster.
+CHUNK_MB = 16
+
+
+def _chunked(ds: xr.Dataset) -> xr.Dataset:
+    """The granule with cube chunking (lake_schema/cubes.yaml).
+
+    In-memory granules keep numpy arrays and get Zarr chunks through their encoding (no dask
+    graph, no hashing of the data); lazy ones are re-chunked with dask, read chunk by chunk.
+    """
+    chunks = {d: c for d, c in default_chunks(ds, target_mb=CHUNK_MB).items() if d in ds.dims}
+    if any(var.chunks is not None for var in ds.variables.values()):
+        return ds.chunk(chunks)
+    for var in ds.variables.values():
+        var.encoding.pop("preferred_chunks", None)
+        if var.dims and var.ndim == len(var.dims):
+            var.encoding["chunks"] = tuple(min(chunks.get(d, var.sizes[d]), var.sizes[d]) for d in var.dims)
+    return ds
 
 
 def _write_data(lake: Lake, product: ProductDef, granule: Granule, row: pa.Table, checksum: str) -> pa.Table:
@@ -291,8 +303,7 @@ def _write_data(lake: Lake, product: ProductDef, granule: Granule, row: pa.Table
     current = _current_version(lake, product, granule.granule_key)
     newer_exists = current is not None and current[0] != granule.granule_id and \
         _version_key(current[1]) > _version_key(granule.processing_version)
-    ds = granule.dataset
-    ds = ds.chunk({d: c for d, c in default_chunks(ds).items() if d in ds.dims})
+    ds = _chunked(granule.dataset)
     if "time" in ds.coords:  # one fixed encoding, so appended times decode like the first ones
         ds["time"].encoding.update(units="microseconds since 1970-01-01", dtype="int64",
                                    calendar="proleptic_gregorian")
@@ -301,9 +312,8 @@ def _write_data(lake: Lake, product: ProductDef, granule: Granule, row: pa.Table
         if newer_exists:  # keep the newer processing in the shared time slice; record lineage only
             values.update(is_current=False, replaced_by=current[0])
             return conform("granule_versions", pa.Table.from_pylist([values]))
-        _check_same_grid(settings, values["cube"], ds, granule.granule_id)
         snapshot = write_cube(settings, values["cube"], ds, f"ingest {granule.granule_id}", append_dim="time",
-                              metadata=metadata)
+                              metadata=metadata, same_coords=("lat", "lon", "wavelength"))
     else:
         snapshot = write_cube(settings, values["cube"], ds, f"ingest {granule.granule_id}",
                               group=granule.granule_id, metadata=metadata)

@@ -167,12 +167,10 @@ def size_bytes(path: str | Path) -> int:
     return path.stat().st_size
 
 
-@contextlib.contextmanager
-def local_copy(url: str, settings: Settings) -> Iterator[Path]:
-    """A local path for ``url``: the file itself, or a temporary download removed on exit."""
+def fetch(url: str, settings: Settings) -> tuple[Path, Path | None]:
+    """A local path for ``url`` and the temporary folder to delete afterwards (None for local files)."""
     if not _is_url(url):
-        yield Path(url)
-        return
+        return Path(url), None
     tmp_dir = Path(tempfile.mkdtemp(prefix="fetch-", dir=_cache(settings)))
     target = tmp_dir / os.path.basename(url.rstrip("/"))
     try:
@@ -182,9 +180,21 @@ def local_copy(url: str, settings: Settings) -> Iterator[Path]:
         else:
             with fs.open(url, "rb") as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, length=1 << 20)
-        yield target
-    finally:
+    except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return target, tmp_dir
+
+
+@contextlib.contextmanager
+def local_copy(url: str, settings: Settings) -> Iterator[Path]:
+    """A local path for ``url``: the file itself, or a temporary download removed on exit."""
+    path, tmp_dir = fetch(url, settings)
+    try:
+        yield path
+    finally:
+        if tmp_dir is not None:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def _cache(settings: Settings) -> Path:

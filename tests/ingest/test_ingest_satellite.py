@@ -137,3 +137,15 @@ def test_crash_after_cube_commit_does_not_duplicate(pace, settings, monkeypatch)
 def test_unknown_product_lists_valid_ids(settings):
     with pytest.raises(KeyError, match="pace-oci-l3m"):
         ingest_satellite("pace-oci-l4", ["x"], settings)
+
+
+def test_granule_on_another_grid_is_refused(pace, settings, tmp_path):
+    ingest_satellite("pace-oci-l3m", [str(pace / DAY1)], settings)
+    shifted = pace / DAY2
+    with netCDF4.Dataset(shifted, "a") as ds:
+        ds["lon"][:] = ds["lon"][:] + 0.05  # same names, another grid
+    summary = ingest_satellite("pace-oci-l3m", [str(shifted)], settings)
+    assert summary.files_quarantined == 1
+    reason = _q(settings, "SELECT reason FROM quarantine")[0]["reason"]
+    assert "lon coordinate differs from the cube" in reason
+    assert open_cube(settings, CUBE).sizes["time"] == 1
