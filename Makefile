@@ -31,8 +31,9 @@ test: $(STAMP)  ## Run the test suite (installs everything first)
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check .
 
-bench: $(STAMP)  ## Benchmarks (argopy comparison on the real Argo files)
+bench: $(STAMP)  ## Benchmarks: Argo ingestion vs argopy, satellite ingestion vs netCDF4 decode
 	$(BIN)/python benchmarks/bench_argo_ingest.py
+	$(BIN)/python benchmarks/bench_satellite_ingest.py
 
 clean:  ## Remove the venv, demo data and lake
 	rm -rf $(VENV) lake sample-data .prefect

@@ -198,7 +198,10 @@ def ingest_satellite_command(
 def products_command() -> None:
     """List the satellite product definitions (built-in and from OCEANLAKE_PRODUCTS folders)."""
     settings = load_settings()
-    grid = RichTable("id", "sensor", "reader", "geometry", "variables", "title")
+    grid = RichTable()
+    grid.add_column("id", no_wrap=True)
+    for column in ("sensor", "reader", "geometry", "variables", "title"):
+        grid.add_column(column)
     for pid, spec in sorted(lake_schema.products(settings.product_dirs).items()):
         grid.add_row(pid, f"{spec.platform} {spec.sensor}", spec.reader, spec.geometry, ", ".join(spec.variables),
                      spec.title)

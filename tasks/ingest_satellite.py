@@ -223,7 +223,8 @@ def _coverage(product: ProductDef, granule: Granule) -> tuple[float, float, int]
     valid = data.notnull()
     if product.flags is not None and "flags" in ds:
         bad = invalid_mask(ds["flags"], product.flags.invalid, granule.granule_id)
-        valid = valid & ~bad
+        if bad is not None:
+            valid = valid & ~bad
     field = lake_schema.fields()[name]
     low = -np.inf if field.valid_min is None else field.valid_min
     high = np.inf if field.valid_max is None else field.valid_max
@@ -286,6 +287,10 @@ def _chunked(ds: xr.Dataset) -> xr.Dataset:
     In-memory granules keep numpy arrays and get Zarr chunks through their encoding (no dask
     graph, no hashing of the data); lazy ones are re-chunked with dask, read chunk by chunk.
     """
+    for var in ds.variables.values():  # integers (flags) are stored as decoded: no lossy re-packing
+        if var.dtype.kind in "iu":
+            for key in ("dtype", "_Unsigned", "scale_factor", "add_offset"):
+                var.encoding.pop(key, None)
     chunks = {d: c for d, c in default_chunks(ds, target_mb=CHUNK_MB).items() if d in ds.dims}
     if any(var.chunks is not None for var in ds.variables.values()):
         return ds.chunk(chunks)

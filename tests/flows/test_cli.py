@@ -14,7 +14,8 @@ from flows.cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("args", [[], ["ingest"], ["ingest", "insitu"], ["sql"], ["schema"], ["sample"], ["demo"]])
+@pytest.mark.parametrize("args", [[], ["ingest"], ["ingest", "insitu"], ["ingest", "satellite"], ["sql"], ["schema"],
+                                  ["sample"], ["demo"], ["products"]])
 def test_every_verb_has_help(args):
     result = runner.invoke(app, [*args, "--help"])
     assert result.exit_code == 0, result.output
@@ -58,3 +59,28 @@ def test_bad_lake_url_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["ingest", "insitu", "argo", str(tmp_path), "--lake", "ftp://host/lake"])
     assert result.exit_code == 2
     assert "only local paths and s3://" in result.output
+
+
+def test_products_lists_the_definitions():
+    result = runner.invoke(app, ["products"], terminal_width=250)
+    assert result.exit_code == 0
+    for product in ("pace-oci-l3m", "olci-l2-wfr", "msi-acolite-l2w", "modis-l3b"):
+        assert product in result.output
+
+
+def test_ingest_satellite_command(prefect_harness, tmp_path, monkeypatch):
+    from datetime import date
+
+    from tasks.synthetic import write_occi_l3
+
+    monkeypatch.setenv("OCEANLAKE_CACHE", str(tmp_path / "cache"))
+    for day in (1, 2):
+        write_occi_l3(tmp_path / "cci", date(2024, 5, day))
+    lake = str(tmp_path / "lake")
+    result = runner.invoke(app, ["ingest", "satellite", "occi-l3", str(tmp_path / "cci"), "--lake", lake, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1])["files_ingested"] == 2
+    listed = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM granules", "--lake", lake, "-f", "json"])
+    assert json.loads(listed.stdout)[0]["n"] == 2
+    unknown = runner.invoke(app, ["ingest", "satellite", "occi-l4", str(tmp_path), "--lake", lake])
+    assert unknown.exit_code == 2 and "occi-l3" in unknown.output
