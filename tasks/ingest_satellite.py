@@ -309,7 +309,8 @@ def _write_data(lake: Lake, product: ProductDef, granule: Granule, row: pa.Table
     newer_exists = current is not None and current[0] != granule.granule_id and \
         _version_key(current[1]) > _version_key(granule.processing_version)
     ds = _chunked(granule.dataset)
-    if "time" in ds.coords:  # one fixed encoding, so appended times decode like the first ones
+    if "time" in ds.coords:  # one fixed encoding (µs), so appended times decode like the first ones
+        ds = ds.assign_coords(time=ds["time"].values.astype("datetime64[us]").astype("datetime64[ns]"))
         ds["time"].encoding.update(units="microseconds since 1970-01-01", dtype="int64",
                                    calendar="proleptic_gregorian")
     metadata = {"granule_id": granule.granule_id, "source_checksum": checksum, "product": product.id}
