@@ -2,45 +2,8 @@
 
 from __future__ import annotations
 
-import socket
-
-import pytest
-
-from tasks.config import load_settings
 from tasks.ingest import ingest_insitu
 from tasks.query import run_query
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3_settings(s3_endpoint, tmp_path, monkeypatch):
-    import s3fs
-
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
-    monkeypatch.setenv("OCEANLAKE_S3_ENDPOINT", s3_endpoint)
-    monkeypatch.setenv("OCEANLAKE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("OCEANLAKE_CATALOG", raising=False)
-    fs = s3fs.S3FileSystem(key="testing", secret="testing-secret", client_kwargs={"endpoint_url": s3_endpoint})
-    bucket = f"lake-{tmp_path.name.lower().replace('_', '-')[-20:]}"
-    fs.mkdir(bucket)
-    return load_settings(lake=f"s3://{bucket}/oceanlake"), fs, bucket
 
 
 def test_ingest_from_s3_prefix_into_s3_lake(realdata, s3_settings):

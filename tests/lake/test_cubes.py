@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 
 import dask.array as dsa
@@ -12,7 +11,6 @@ import pytest
 import xarray as xr
 
 import tasks.cubes as cubes
-from tasks.config import load_settings
 from tasks.cubes import cube_history, cube_storage, default_chunks, open_cube, write_cube
 from tasks.errors import ConfigError, SourceNotFound
 
@@ -43,38 +41,6 @@ def make_cube(start: str, n_time: int, seed: int = 0) -> xr.Dataset:
 # ---------------------------------------------------------------------------------------------
 # Lakes: a local folder (conftest ``settings``) and an S3 bucket on a module-local moto server
 # ---------------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3_settings(s3_endpoint, tmp_path, monkeypatch):
-    import s3fs
-
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
-    monkeypatch.setenv("OCEANLAKE_S3_ENDPOINT", s3_endpoint)
-    monkeypatch.setenv("OCEANLAKE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("OCEANLAKE_CATALOG", raising=False)
-    fs = s3fs.S3FileSystem(key="testing", secret="testing-secret", client_kwargs={"endpoint_url": s3_endpoint})
-    bucket = f"cubes-{tmp_path.name.lower().replace('_', '-')[-20:]}"
-    fs.mkdir(bucket)
-    return load_settings(lake=f"s3://{bucket}/oceanlake"), fs, bucket
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,14 +22,8 @@ def _pg_bin(name: str) -> str | None:
     return shutil.which(name)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def postgres():
+def postgres(tcp_port):
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if not (initdb and pg_ctl):
         pytest.skip("PostgreSQL server binaries not installed (Debian package postgresql)")
@@ -44,7 +37,7 @@ def postgres():
         shutil.chown(base, "postgres")
     subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "oceanlake"], check=True,
                    capture_output=True)
-    port = _free_port()
+    port = tcp_port
     subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-o",
                     f"-p {port} -k {base} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
     try:
