@@ -26,6 +26,9 @@ from tasks.errors import OceanlakeError
 EXAMPLE_QUERY = ("SELECT platform_number, count(*) AS profiles, round(median(chla_surface), 3) AS chla_mg_m3 "
                  "FROM argo_surface_chla GROUP BY ALL ORDER BY 1")
 
+GRANULES_QUERY = ("SELECT product, granule_id, time_start, round(valid_fraction, 3) AS valid_fraction, cube "
+                  "FROM granules ORDER BY time_start")
+
 app = typer.Typer(
     name="oceanlake",
     help=(
@@ -102,6 +105,14 @@ def _with_progress(label: str, fn):
             progress.set_reporter(None)
 
 
+def _report(summary: dict, as_json: bool) -> None:
+    """Print a run summary: JSON on stdout, or a human summary on stderr."""
+    if as_json:
+        typer.echo(json.dumps(summary, default=str))
+    else:
+        _print_summary(summary)
+
+
 def _print_summary(summary: dict) -> None:
     console.print(
         f"[bold]{summary['kind']}[/bold]: {summary['files_found']} files found, "
@@ -153,10 +164,7 @@ def ingest_insitu_command(
             bbox=box))
     except OceanlakeError as exc:
         _fail(exc)
-    if as_json:
-        typer.echo(json.dumps(summary, default=str))
-    else:
-        _print_summary(summary)
+    _report(summary, as_json)
 
 
 @ingest_app.command("satellite")
@@ -188,10 +196,7 @@ def ingest_satellite_command(
                                                                               catalog=catalog))
     except (OceanlakeError, KeyError) as exc:
         _fail(exc)
-    if as_json:
-        typer.echo(json.dumps(summary, default=str))
-    else:
-        _print_summary(summary)
+    _report(summary, as_json)
 
 
 @app.command("products")
@@ -305,12 +310,14 @@ def demo_command(
 ) -> None:
     """Generate sample data, ingest it into the lake (embedded DuckDB, no server) and show a query."""
     from flows.ingest_insitu import ingest_insitu
+    from flows.ingest_satellite import ingest_satellite
     from tasks.query import run_query
-    from tasks.synthetic import write_bad_files, write_sample_dataset
+    from tasks.synthetic import write_bad_files, write_sample_dataset, write_satellite_samples
 
     settings = load_settings(lake=lake)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     written = write_sample_dataset(data)
+    written.update(write_satellite_samples(data / "satellite"))
     bad = write_bad_files(data / "bad")
     console.print(f"sample files in {data.resolve()}")
     argo_sources = [str(data / "argo"), *(str(p) for k, p in bad.items() if "hypernets" not in k)]
@@ -318,9 +325,14 @@ def demo_command(
     for kind, sources in (("argo", argo_sources), ("hypernets", hyp_sources)):
         summary = _with_progress(f"ingest {kind}", lambda k=kind, s=sources: ingest_insitu(k, s, lake=settings.lake))
         _print_summary(summary)
+    for product in ("occi-l3", "olci-l2-wfr"):
+        summary = _with_progress(f"ingest {product}", lambda p=product: ingest_satellite(
+            p, [str(data / "satellite" / p)], lake=settings.lake))
+        _print_summary(summary)
     console.print(f"\n[bold]lake:[/bold] {settings.lake}   catalog: {settings.catalog}")
     console.print(f"files written: {sum(len(v) for v in written.values())} sample + {len(bad)} deliberately bad")
-    console.print(f"\nexample query:\n  oceanlake sql \"{EXAMPLE_QUERY}\"\n")
+    console.print(f"\nexample queries:\n  oceanlake sql \"{EXAMPLE_QUERY}\"")
+    console.print(f"  oceanlake sql \"{GRANULES_QUERY}\"\n")
     result = run_query(settings, EXAMPLE_QUERY)
     table = RichTable(*result.column_names)
     for row in result.to_pylist():

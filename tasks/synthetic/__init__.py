@@ -37,6 +37,7 @@ from .olci import write_acolite_l2w as write_acolite_l2w
 from .olci import write_olci_wfr_sen3 as write_olci_wfr_sen3
 from .olci import write_snap_c2rcc as write_snap_c2rcc
 from .optics import solar_angles, water_reflectance
+from .satellite_samples import write_satellite_samples as write_satellite_samples
 
 #: Former private names of the single-module version, still used by tests.
 _modes = data_modes

@@ -34,12 +34,16 @@ def test_demo_end_to_end_then_sql_formats(prefect_harness, tmp_path, monkeypatch
     lake = str(tmp_path / "lake")
     result = runner.invoke(app, ["demo", "--data", str(tmp_path / "data"), "--lake", lake], terminal_width=200)
     assert result.exit_code == 0, result.output
-    assert "example query" in result.output and lake in result.output
+    assert "example queries" in result.output and lake in result.output
+    assert "occi-l3" in result.output and "olci-l2-wfr" in result.output
     assert "quarantined" in result.output
 
     as_json = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM argo_profiles", "--lake", lake, "-f", "json"])
     assert as_json.exit_code == 0, as_json.output
     assert json.loads(as_json.stdout)[0]["n"] > 0
+    granules = runner.invoke(app, ["sql", "SELECT product, count(*) AS n FROM granules GROUP BY product "
+                                   "ORDER BY product", "--lake", lake, "-f", "json"])
+    assert json.loads(granules.stdout) == [{"product": "occi-l3", "n": 3}, {"product": "olci-l2-wfr", "n": 2}]
 
     as_csv = runner.invoke(app, ["sql", "SELECT site, count(*) AS n FROM hypernets_sequences GROUP BY site "
                                  "ORDER BY site", "--lake", lake, "--format", "csv"])
