@@ -26,7 +26,14 @@ import xarray as xr
 from lake_schema.definitions import ProductDef
 from tasks.errors import InvalidFile, MissingVariable
 from tasks.readers.base import Granule
-from tasks.readers.satellite_common import build_granule, find, global_attrs, open_tree, read_variable
+from tasks.readers.satellite_common import (
+    build_granule,
+    find,
+    global_attrs,
+    open_tree,
+    read_variable,
+    swath_coordinates,
+)
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -59,7 +66,7 @@ def open_cf_swath(path: str | Path, product: ProductDef) -> Granule:
         MissingVariable: a required variable, band, coordinate or the flag variable is absent.
     """
     tree = open_tree(path)
-    lat, lon = coordinates(tree, product, path)
+    lat, lon = swath_coordinates(tree, product, path)
     dims = dict(zip(lat.dims, ("y", "x"), strict=True))
     data = {}
     for name, spec in product.variables.items():
@@ -76,23 +83,6 @@ def open_cf_swath(path: str | Path, product: ProductDef) -> Granule:
     data.update(read_angles(tree, product, dims, lat.shape, path))
     dataset = assemble(data, lat, lon, dims)
     return build_granule(product, path, dataset, plain_attrs(global_attrs(tree)), tree)
-
-
-def coordinates(tree, product: ProductDef, path) -> tuple[xr.DataArray, xr.DataArray]:
-    """2-D latitude and longitude of the definition's candidate paths.
-
-    Raises:
-        MissingVariable: when either is absent.
-        InvalidFile: when they are not 2-D arrays of the same shape.
-    """
-    lat, lon = find(tree, product.latitude), find(tree, product.longitude)
-    if lat is None or lon is None:
-        raise MissingVariable(f"{path}: no latitude/longitude (looked for {', '.join(product.latitude)} and "
-                              f"{', '.join(product.longitude)})")
-    if lat.ndim != 2 or lon.ndim != 2 or lat.shape != lon.shape:
-        raise InvalidFile(f"{path}: latitude {lat.dims}{lat.shape} and longitude {lon.dims}{lon.shape} must be "
-                          "2-D arrays of the same shape for a swath product; the file is corrupt or not a swath")
-    return lat, lon
 
 
 def on_grid(var: xr.DataArray, dims: dict[str, str], shape: tuple[int, int], path) -> xr.DataArray:

@@ -25,7 +25,14 @@ from lake_schema.definitions import ProductDef
 from tasks.errors import InvalidFile, MissingVariable
 from tasks.readers.base import Granule
 from tasks.readers.obpg_l3m import has_netcdf_magic, read_variables
-from tasks.readers.satellite_common import build_granule, find, global_attrs, invalid_mask, open_tree
+from tasks.readers.satellite_common import (
+    build_granule,
+    find,
+    global_attrs,
+    invalid_mask,
+    open_tree,
+    swath_coordinates,
+)
 
 SWATH_DIMS = ("y", "x")
 
@@ -34,19 +41,6 @@ def can_open(path: str | Path) -> bool:
     """True for a NetCDF file whose name has the OBPG L2 level marker (``.L2.`` or ``.L2_``)."""
     name = Path(path).name
     return (".L2." in name or ".L2_" in name) and has_netcdf_magic(path)
-
-
-def _navigation(tree, product: ProductDef, path) -> tuple[xr.DataArray, xr.DataArray]:
-    """2-D latitude/longitude with the same shape, else a clear error."""
-    lat, lon = find(tree, product.latitude), find(tree, product.longitude)
-    if lat is None or lon is None:
-        raise MissingVariable(f"{path}: no swath geolocation (looked for latitude in {', '.join(product.latitude)} "
-                              f"and longitude in {', '.join(product.longitude)})")
-    if lat.ndim != 2 or lon.ndim != 2 or lat.shape != lon.shape:
-        raise InvalidFile(f"{path}: latitude {lat.dims}{lat.shape} and longitude {lon.dims}{lon.shape} must be "
-                          "2-D with the same shape; the navigation data are inconsistent - the file is corrupt "
-                          "or not an OBPG L2 swath")
-    return lat, lon
 
 
 def _to_swath(data: xr.DataArray, nav_dims: tuple[str, ...], shape: tuple[int, ...], name: str, path) -> xr.DataArray:
@@ -98,7 +92,7 @@ def open_obpg_l2(path: str | Path, product: ProductDef) -> Granule:
         MissingVariable: required variable, flags or geolocation absent.
     """
     tree = open_tree(path)
-    lat, lon = _navigation(tree, product, path)
+    lat, lon = swath_coordinates(tree, product, path)
     variables, main = read_variables(tree, product, path)
     variables.update(_flags_and_angles(tree, product, path))
     nav_dims, shape = tuple(lat.dims), tuple(lat.shape)

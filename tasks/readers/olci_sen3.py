@@ -31,13 +31,12 @@ from tasks.readers.base import Granule
 from tasks.readers.cf_swath import (
     apply_log10,
     assemble,
-    coordinates,
     on_grid,
     read_angles,
     read_flags,
     source_units,
 )
-from tasks.readers.satellite_common import build_granule, open_tree, parse_time, read_variable
+from tasks.readers.satellite_common import build_granule, open_tree, parse_time, read_variable, swath_coordinates
 
 MANIFEST = "xfdumanifest.xml"
 #: XFDU / SAFE namespaces of the Sentinel-3 manifests.
@@ -161,7 +160,7 @@ def open_olci_sen3(path: str | Path, product: ProductDef) -> Granule:
     folder = sen3_folder(path)
     meta = read_sen3_manifest(folder)
     merged = open_members(folder, product)
-    lat, lon = coordinates(merged, product, folder)
+    lat, lon = swath_coordinates(merged, product, folder)
     dims = {"y": "y", "x": "x"}
     data = {}
     for name, spec in product.variables.items():

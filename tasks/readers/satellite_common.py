@@ -228,3 +228,20 @@ def build_granule(product: ProductDef, path: str | Path, dataset: xr.Dataset, at
 class _Missing(dict):
     def __missing__(self, key: str) -> str:
         return ""
+
+
+def swath_coordinates(tree, product: ProductDef, path) -> tuple[xr.DataArray, xr.DataArray]:
+    """2-D latitude and longitude of the definition's candidate paths.
+
+    Raises:
+        MissingVariable: when either is absent.
+        InvalidFile: when they are not 2-D arrays of the same shape.
+    """
+    lat, lon = find(tree, product.latitude), find(tree, product.longitude)
+    if lat is None or lon is None:
+        raise MissingVariable(f"{path}: no latitude/longitude (looked for {', '.join(product.latitude)} and "
+                              f"{', '.join(product.longitude)})")
+    if lat.ndim != 2 or lon.ndim != 2 or lat.shape != lon.shape:
+        raise InvalidFile(f"{path}: latitude {lat.dims}{lat.shape} and longitude {lon.dims}{lon.shape} must be "
+                          "2-D arrays of the same shape for a swath product; the file is corrupt or not a swath")
+    return lat, lon
