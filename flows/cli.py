@@ -78,6 +78,9 @@ class GdacIndex(StrEnum):
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details to stderr.")] = False) -> None:
     """Ocean-colour validation lakehouse."""
+    # Without a Prefect server, flows run against a temporary local API whose first start creates
+    # its database (slow on small machines): give it time instead of Prefect's 20 s default.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
 
