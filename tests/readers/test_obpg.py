@@ -265,7 +265,8 @@ def test_l2_latitude_longitude_shape_mismatch(tmp_path):
         nav.createVariable("longitude", "f4", ("number_of_lines", "other"))[:] = 20.0
         geo = nc.createGroup("geophysical_data")
         geo.createVariable("Rrs", "f4", ("number_of_lines", "pixels_per_line", "wavelength_3d"))[:] = 0.001
-    with pytest.raises(InvalidFile, match=r"latitude .*\(4, 3\) and longitude .*\(4, 5\) must be 2-D arrays of the same shape"):
+    with pytest.raises(InvalidFile,
+                       match=r"latitude .*\(4, 3\) and longitude .*\(4, 5\) must be 2-D arrays of the same shape"):
         open_obpg_l2(path, _product("pace-oci-l2-aop"))
 
 
