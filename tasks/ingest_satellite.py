@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -348,10 +347,3 @@ def _commit_catalog(lake: Lake, rows: pa.Table, files: pa.Table) -> None:
         lake.upsert(con, {"granule_versions": rows, "ingested_files": files})
 
     lake.transaction(body)
-
-
-def describe(product: ProductDef) -> dict[str, Any]:
-    """A short description of a product definition (for ``oceanlake products``)."""
-    return {"id": product.id, "title": product.title, "sensor": product.sensor, "platform": product.platform,
-            "reader": product.reader, "geometry": product.geometry, "variables": list(product.variables),
-            "file_patterns": list(product.file_patterns)}

@@ -281,7 +281,6 @@ def _header(ds: netCDF4.Dataset, path: str) -> dict:
         "positioning_system": text("POSITIONING_SYSTEM"),
     }
     head["profile_index"] = _profile_index(head["cycle"], direction)
-    head["invalid_lon"] = (lon < -180) | (lon > 360)
     return head
 
 
