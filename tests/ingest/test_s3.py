@@ -29,3 +29,25 @@ def test_ingest_from_s3_prefix_into_s3_lake(realdata, s3_settings):
 def test_credentials_are_not_in_settings_repr(s3_settings):
     settings, _, _ = s3_settings
     assert "testing-secret" not in repr(settings)
+
+
+def test_satellite_granules_into_s3_lake(realdata, s3_settings):
+    from tasks.cubes import open_cube
+    from tasks.ingest_satellite import ingest_satellite
+
+    settings, fs, bucket = s3_settings
+    name = "PACE_OCI.20240614.L3m.DAY.CHL.V3_0.chlor_a.0p1deg.nc"
+    fs.put(str(realdata / "satellite_pace" / name), f"{bucket}/incoming/pace/{name}")
+    summary = ingest_satellite("pace-oci-l3m", [f"s3://{bucket}/incoming/pace/"], settings)
+    assert summary.files_ingested == 1
+    [row] = run_query(settings, "SELECT cube, valid_fraction FROM granules").to_pylist()
+    assert fs.exists(f"{bucket}/oceanlake/cubes/{row['cube']}")
+    cube = open_cube(settings, row["cube"])
+    import netCDF4
+    import numpy as np
+
+    with netCDF4.Dataset(realdata / "satellite_pace" / name) as src:
+        expected = src["chlor_a"][800:810, 1000:1010].filled(np.nan)
+    np.testing.assert_array_equal(cube.chlor_a.isel(time=0).values[800:810, 1000:1010], expected)
+    again = ingest_satellite("pace-oci-l3m", [f"s3://{bucket}/incoming/pace/"], settings)
+    assert again.files_skipped == 1
