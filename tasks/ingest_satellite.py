@@ -286,10 +286,13 @@ def _chunked(ds: xr.Dataset) -> xr.Dataset:
     In-memory granules keep numpy arrays and get Zarr chunks through their encoding (no dask
     graph, no hashing of the data); lazy ones are re-chunked with dask, read chunk by chunk.
     """
-    for var in ds.variables.values():  # integers (flags) are stored as decoded: no lossy re-packing
-        if var.dtype.kind in "iu":
+    for var in ds.variables.values():
+        if var.dtype.kind in "iu":  # integers (flags) are stored as decoded: no lossy re-packing
             for key in ("dtype", "_Unsigned", "scale_factor", "add_offset"):
                 var.encoding.pop(key, None)
+        elif var.dtype.kind == "f" and np.dtype(var.encoding.get("dtype", var.dtype)).kind == "f":
+            var.encoding.pop("_FillValue", None)  # floats stored as floats: NaN is the missing value,
+            var.encoding.pop("missing_value", None)  # no source fill to substitute on every write
     chunks = {d: c for d, c in default_chunks(ds, target_mb=CHUNK_MB).items() if d in ds.dims}
     if any(var.chunks is not None for var in ds.variables.values()):
         return ds.chunk(chunks)
