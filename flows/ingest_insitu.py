@@ -5,23 +5,14 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
 
+from flows.retries import retry_transient
 from tasks import progress
 from tasks.config import load_settings
 from tasks.ingest import ingest_insitu as ingest_files
-from tasks.lake import is_transient
 from tasks.sources import IndexFilter
 
 
-def _retry_transient(task, task_run, state) -> bool:
-    """Retry only transient failures (catalog lock, network), not bad input."""
-    try:
-        state.result()
-    except Exception as exc:  # noqa: BLE001 - we only classify it
-        return is_transient(exc)
-    return False
-
-
-@task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=_retry_transient)
+@task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=retry_transient)
 def ingest_batch(kind: str, sources: list[str], lake: str | None, catalog: str | None,
                  gdac: dict | None, run_id: str) -> dict:
     """Ingest one list of SOURCE arguments; returns the run summary as a dict."""

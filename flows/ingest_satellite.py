@@ -5,13 +5,13 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
 
-from flows.ingest_insitu import _retry_transient
+from flows.retries import retry_transient
 from tasks import progress
 from tasks.config import load_settings
 from tasks.ingest_satellite import ingest_satellite as ingest_granules
 
 
-@task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=_retry_transient)
+@task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=retry_transient)
 def ingest_product(product: str, sources: list[str], lake: str | None, catalog: str | None, run_id: str) -> dict:
     """Ingest the granules of ``product`` found in ``sources``; returns the run summary as a dict."""
     settings = load_settings(lake=lake, catalog=catalog)

@@ -11,7 +11,7 @@ import ctypes
 import gc
 import logging
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -256,5 +256,3 @@ def _sanity_check(lake: Lake, summary: IngestSummary) -> None:
     if recorded != summary.files_ingested:
         raise OceanlakeError(f"run {summary.run_id}: {summary.files_ingested} files ingested but "
                              f"{recorded} recorded in ingested_files; the lake may be inconsistent")
-    counts = Counter({k: v for k, v in summary.rows_written.items() if v})
-    log.debug("run %s wrote %s", summary.run_id, dict(counts))

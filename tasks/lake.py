@@ -26,8 +26,10 @@ from tasks.errors import TransientError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Lock contention, write conflicts and network/service hiccups; not "s3"/"http" in general, which
+# would also retry permission and not-found errors.
 _TRANSIENT_MARKERS = ("database is locked", "conflict", "busy", "could not commit", "connection", "timeout",
-                      "http", "s3")
+                      "timed out", "slow down", "service unavailable", "502", "503", "504")
 
 
 def is_transient(exc: BaseException) -> bool:

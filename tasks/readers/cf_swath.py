@@ -26,6 +26,7 @@ import xarray as xr
 from lake_schema.definitions import ProductDef
 from tasks.errors import InvalidFile, MissingVariable
 from tasks.readers.base import Granule
+from tasks.readers.common import has_netcdf_magic
 from tasks.readers.satellite_common import (
     build_granule,
     find,
@@ -35,17 +36,10 @@ from tasks.readers.satellite_common import (
     swath_coordinates,
 )
 
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
 
 def can_open(path: str | Path) -> bool:
     """True for NetCDF-4/HDF5 or classic NetCDF files (magic number), whatever their layout."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(8)
-    except OSError:
-        return False
-    return head == _HDF5_MAGIC or head[:3] == b"CDF"
+    return has_netcdf_magic(path)
 
 
 def open_cf_swath(path: str | Path, product: ProductDef) -> Granule:

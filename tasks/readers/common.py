@@ -217,12 +217,20 @@ def schema(name: str) -> pa.Schema:
     return pa.schema([f for f in full if f.name not in LINEAGE_COLUMNS])
 
 
-def read_data_type(path: str | Path) -> str | None:
-    """Return the DATA_TYPE of a NetCDF file (stripped), or ``None`` if it is not NetCDF or has none."""
+def has_netcdf_magic(path: str | Path) -> bool:
+    """True when the file starts with a NetCDF-3 (``CDF``) or NetCDF-4/HDF5 signature."""
     try:
         with open(path, "rb") as fh:
-            if fh.read(4) not in _NC_MAGIC:
-                return None
+            return fh.read(4) in _NC_MAGIC
+    except OSError:
+        return False
+
+
+def read_data_type(path: str | Path) -> str | None:
+    """Return the DATA_TYPE of a NetCDF file (stripped), or ``None`` if it is not NetCDF or has none."""
+    if not has_netcdf_magic(path):
+        return None
+    try:
         with netCDF4.Dataset(path) as ds:
             ds.set_auto_mask(False)
             return char_scalar(ds["DATA_TYPE"][:]) if "DATA_TYPE" in ds.variables else None

@@ -27,7 +27,8 @@ import xarray as xr
 from lake_schema.definitions import ProductDef
 from tasks.errors import InvalidFile, MissingVariable
 from tasks.readers.base import Granule
-from tasks.readers.obpg_l3m import has_netcdf_magic, read_variables
+from tasks.readers.common import has_netcdf_magic
+from tasks.readers.obpg_l3m import read_variables
 from tasks.readers.satellite_common import build_granule, global_attrs, open_tree
 
 GROUP = "level-3_binned_data"

@@ -23,6 +23,7 @@ import xarray as xr
 from lake_schema.definitions import ProductDef
 from tasks.errors import InvalidFile, MissingVariable
 from tasks.readers.base import Granule
+from tasks.readers.common import has_netcdf_magic
 from tasks.readers.satellite_common import (
     build_granule,
     find,
@@ -34,22 +35,11 @@ from tasks.readers.satellite_common import (
 )
 
 #: HDF5 signature (NetCDF-4 files); NetCDF-3 ``CDF`` is accepted too.
-_MAGIC = (b"\x89HDF\r\n\x1a\n", b"CDF")
 
 
 def can_open(path: str | Path) -> bool:
     """True for a NetCDF file whose name has the OBPG L3m level marker (``.L3m.``)."""
     return ".L3m." in Path(path).name and has_netcdf_magic(path)
-
-
-def has_netcdf_magic(path: str | Path) -> bool:
-    """True when the file starts with the HDF5 (NetCDF-4) or NetCDF-3 signature."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except OSError:
-        return False
-    return any(head.startswith(m) for m in _MAGIC)
 
 
 def read_variables(tree: xr.DataTree | xr.Dataset, product: ProductDef, path: str | Path

@@ -82,6 +82,8 @@ def test_is_transient_classification():
     assert is_transient(duckdb.TransactionException("Transaction conflict: cannot commit"))
     assert not is_transient(ValueError("bad latitude"))
     assert not is_transient(duckdb.ConstraintException("NOT NULL constraint failed"))
+    assert is_transient(duckdb.IOException("HTTP GET error on 's3://b/x.parquet' (HTTP 503)"))
+    assert not is_transient(duckdb.PermissionException("HTTP 403 on 's3://b/x.parquet': access denied"))
 
 
 def test_quarantine_is_idempotent(settings):
