@@ -202,6 +202,96 @@ def ingest_satellite_command(
     _report(summary, as_json)
 
 
+def _parse_day(value: str | None, name: str):
+    from datetime import datetime
+
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "")).replace(tzinfo=None)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM:SS)",
+                                 param_hint=name) from None
+
+
+def _print_matchup_summary(summary: dict) -> None:
+    console.print(
+        f"[bold]{summary['insitu_source']} x {summary['product']}[/bold] ({summary['protocol']} "
+        f"#{summary['protocol_hash']}): {summary['observations']} observations, {summary['granules']} granules, "
+        f"{summary['no_candidate']} observations outside every granule, {summary['candidate_pairs']} candidate "
+        f"pairs, {summary['no_pixel']} without a pixel, {summary['matchup_pairs']} match-ups -> {summary['rows']} "
+        f"rows ({summary['rows_passed']} passed, {summary['primary_passed']} primary passed)")
+    if summary["funnel"]:
+        console.print("  rows failing each criterion: " + ", ".join(f"{k}={v}" for k, v in summary["funnel"].items()))
+    notes = {"invalid positions (quarantined)": summary["invalid_positions"],
+             "duplicate rows merged": summary["duplicates_merged"],
+             "rows quarantined by the quality gate": summary["rows_quarantined"],
+             "bands outside the in situ spectral range": summary["bands_outside_insitu_range"],
+             "rows replaced from an earlier run": summary["replaced_rows"]}
+    for label, count in notes.items():
+        if count:
+            console.print(f"  {label}: {count}")
+    if summary["criteria_not_evaluated"]:
+        console.print(f"  not evaluated (the product lacks the inputs): {', '.join(summary['criteria_not_evaluated'])}")
+
+
+@app.command("matchup")
+def matchup_command(
+    insitu: Annotated[Kind, typer.Option("--insitu", help="In situ source: argo (surface chl) or hypernets (Rrs).")],
+    product: Annotated[str, typer.Option("--product", help="Satellite product id (see `oceanlake products`).")],
+    protocol: Annotated[str, typer.Option("--protocol", help="Protocol id (see `oceanlake protocols`).")],
+    start: Annotated[str | None, typer.Option(help="Period start, UTC, inclusive (YYYY-MM-DD[THH:MM:SS]).")] = None,
+    end: Annotated[str | None, typer.Option(help="Period end, UTC, exclusive.")] = None,
+    lake: LakeOption = None,
+    catalog: CatalogOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
+) -> None:
+    """Colocate in situ observations with a satellite product under a community protocol.
+
+    Writes one row per (observation, granule, variable, band) to the `matchups` table with the window
+    statistics, the in situ value, the decision and every failed criterion. Re-running the same
+    (source, product, protocol, period) replaces its rows.
+
+    Examples:
+        oceanlake matchup --insitu argo --product pace-oci-l3m --protocol bgc-argo-chl
+
+        oceanlake matchup --insitu hypernets --product olci-l2-wfr --protocol hypernets --start 2024-06-01
+
+        oceanlake sql "SELECT insitu_id, wavelength, insitu_value, sat_filtered_mean, failed_criteria FROM matchups"
+    """
+    from flows.matchup import matchup
+
+    try:
+        settings = load_settings(lake=lake, catalog=catalog)
+        lake_schema.product(product, settings.product_dirs)
+        lake_schema.protocol(protocol, settings.protocol_dirs)
+        period = (_parse_day(start, "--start"), _parse_day(end, "--end"))
+        summary = _with_progress(f"match-ups {product}", lambda: matchup(
+            insitu.value, product, protocol, period[0], period[1], lake=lake, catalog=catalog))
+    except (OceanlakeError, KeyError) as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(summary, default=str))
+    else:
+        _print_matchup_summary(summary)
+
+
+@app.command("protocols")
+def protocols_command() -> None:
+    """List the match-up protocols (built-in and from OCEANLAKE_PROTOCOLS folders)."""
+    settings = load_settings()
+    grid = RichTable()
+    for column in ("id", "window", "max dt", "valid pixels", "CV test", "hash", "title"):
+        grid.add_column(column)
+    for pid, p in sorted(lake_schema.protocols(settings.protocol_dirs).items()):
+        window = f"{p.window_size}x{p.window_size}" + (f"x{2 * p.time_half_steps + 1}" if p.time_half_steps else "")
+        valid = " ".join(x for x in (f">= {p.min_valid_fraction:.0%}" if p.min_valid_fraction is not None else "",
+                                     f">= {p.min_valid_count} px" if p.min_valid_count is not None else "") if x)
+        cv = f"{p.cv_statistic} CV <= {p.max_cv}" if p.cv_statistic else "-"
+        grid.add_row(pid, window, f"{p.max_time_difference_s / 3600:g} h", valid, cv, p.config_hash, p.title)
+    Console().print(grid)
+
+
 @app.command("products")
 def products_command() -> None:
     """List the satellite product definitions (built-in and from OCEANLAKE_PRODUCTS folders)."""

@@ -149,3 +149,39 @@ def product(product_id: str, extra_dirs: tuple[str, ...] = ()):
         return defs[product_id]
     except KeyError:
         raise KeyError(f"unknown product {product_id!r}; products are: {', '.join(sorted(defs))}") from None
+
+
+def protocols(extra_dirs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Match-up protocols by id: the built-in ``protocols/*.yaml`` plus user directories (later wins)."""
+    from lake_schema.protocols_def import load_protocols
+
+    out = dict(load_protocols(str(SCHEMA_DIR / "protocols")))
+    for directory in extra_dirs:
+        out.update(load_protocols(str(directory)))
+    return out
+
+
+def protocol(protocol_id: str, extra_dirs: tuple[str, ...] = ()):
+    """One match-up protocol; raises KeyError listing the valid ids."""
+    defs = protocols(extra_dirs)
+    try:
+        return defs[protocol_id]
+    except KeyError:
+        raise KeyError(f"unknown protocol {protocol_id!r}; protocols are: {', '.join(sorted(defs))}") from None
+
+
+@cache
+def insitu_sources() -> dict[str, Any]:
+    """In situ match-up sources (``insitu_sources.yaml``) by id."""
+    from lake_schema.protocols_def import InsituSourceDef
+
+    return {name: InsituSourceDef(id=name, **spec) for name, spec in _load_yaml("insitu_sources.yaml").items()}
+
+
+def insitu_source(source_id: str):
+    """One in situ source; raises KeyError listing the valid ids."""
+    try:
+        return insitu_sources()[source_id]
+    except KeyError:
+        valid = ", ".join(sorted(insitu_sources()))
+        raise KeyError(f"unknown in situ source {source_id!r}; sources are: {valid}") from None

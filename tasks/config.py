@@ -14,7 +14,27 @@ Environment variables (all optional):
 ``OCEANLAKE_THREADS``       DuckDB threads (default: all cores)
 ``OCEANLAKE_MEMORY_LIMIT``  DuckDB memory limit, e.g. ``4GB``
 ``OCEANLAKE_PRODUCTS``      extra folders of product definitions (``:``-separated), added to the built-in ones
+``OCEANLAKE_PROTOCOLS``     extra folders of match-up protocol definitions (``:``-separated)
 ==========================  ==================================================================
+
+Remote catalogues (SOURCE ``cmr://``, ``cdse://``, ``cmems://``; see ``docs/remote-sources.md``):
+
+================================  ============================================================
+``OCEANLAKE_EARTHDATA_TOKEN``     NASA Earthdata Login bearer token for ``cmr://`` downloads (never logged)
+``OCEANLAKE_NETRC``               netrc file with an ``urs.earthdata.nasa.gov`` login (default ``$NETRC``
+                                  or ``~/.netrc``), used when no token is set
+``OCEANLAKE_CMR_URL``             CMR root (default ``https://cmr.earthdata.nasa.gov``)
+``OCEANLAKE_CDSE_USER``           Copernicus Data Space Ecosystem user name for ``cdse://`` downloads
+``OCEANLAKE_CDSE_PASSWORD``       its password (never logged)
+``OCEANLAKE_CDSE_CATALOGUE_URL``  OData catalogue root (default ``https://catalogue.dataspace.copernicus.eu/odata/v1``)
+``OCEANLAKE_CDSE_DOWNLOAD_URL``   OData download root (default ``https://download.dataspace.copernicus.eu/odata/v1``)
+``OCEANLAKE_CDSE_TOKEN_URL``      Keycloak token endpoint of CDSE
+``OCEANLAKE_CMEMS_CONFIG_URL``    Copernicus Marine clients configuration (default
+                                  ``https://stac.marine.copernicus.eu/clients-config-v1``)
+``OCEANLAKE_HTTP_RETRIES``        retries of transient HTTP failures (429, 5xx, resets; default 4)
+``OCEANLAKE_HTTP_BACKOFF``        first retry delay in seconds, doubled at each retry (default 1)
+``OCEANLAKE_HTTP_TIMEOUT``        socket timeout of remote requests in seconds (default 60)
+================================  ============================================================
 """
 
 from __future__ import annotations
@@ -57,6 +77,28 @@ class S3Credentials:
 
 
 @dataclass(frozen=True)
+class RemoteSettings:
+    """Endpoints and credentials of the remote catalogues (``cmr://``, ``cdse://``, ``cmems://``); repr hides secrets.
+
+    A flow holding credentials in Prefect secret blocks passes them with
+    ``dataclasses.replace(settings, remote=dataclasses.replace(settings.remote, cdse_password=...))``.
+    """
+
+    earthdata_token: str | None = field(default=None, repr=False)
+    netrc: Path | None = None
+    cmr_url: str = "https://cmr.earthdata.nasa.gov"
+    cdse_user: str | None = None
+    cdse_password: str | None = field(default=None, repr=False)
+    cdse_catalogue_url: str = "https://catalogue.dataspace.copernicus.eu/odata/v1"
+    cdse_download_url: str = "https://download.dataspace.copernicus.eu/odata/v1"
+    cdse_token_url: str = "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token"
+    cmems_config_url: str = "https://stac.marine.copernicus.eu/clients-config-v1"
+    retries: int = 4
+    backoff: float = 1.0  # seconds before the first retry, doubled at each retry
+    timeout: float = 60.0  # seconds
+
+
+@dataclass(frozen=True)
 class Settings:
     """Validated settings of one run. Build with :func:`load_settings`."""
 
@@ -67,6 +109,8 @@ class Settings:
     threads: int | None = None
     memory_limit: str | None = None
     product_dirs: tuple[str, ...] = ()
+    protocol_dirs: tuple[str, ...] = ()
+    remote: RemoteSettings = field(default_factory=RemoteSettings)
 
     @property
     def is_s3(self) -> bool:
@@ -106,6 +150,30 @@ def _validate_catalog(catalog: str) -> str:
     return catalog
 
 
+def _remote_settings(env) -> RemoteSettings:
+    """Remote catalogue settings from the environment, validated."""
+    urls = {name: env.get(var) or getattr(RemoteSettings, name) for name, var in (
+        ("cmr_url", "OCEANLAKE_CMR_URL"), ("cdse_catalogue_url", "OCEANLAKE_CDSE_CATALOGUE_URL"),
+        ("cdse_download_url", "OCEANLAKE_CDSE_DOWNLOAD_URL"), ("cdse_token_url", "OCEANLAKE_CDSE_TOKEN_URL"),
+        ("cmems_config_url", "OCEANLAKE_CMEMS_CONFIG_URL"))}
+    for name, url in urls.items():
+        if not url.startswith(("https://", "http://")):
+            raise ConfigError(f"{name.upper()} {url!r}: an http(s):// URL is needed (OCEANLAKE_{name.upper()})")
+    try:
+        retries = int(env.get("OCEANLAKE_HTTP_RETRIES", RemoteSettings.retries))
+        backoff = float(env.get("OCEANLAKE_HTTP_BACKOFF", RemoteSettings.backoff))
+        timeout = float(env.get("OCEANLAKE_HTTP_TIMEOUT", RemoteSettings.timeout))
+    except ValueError as exc:
+        raise ConfigError(f"OCEANLAKE_HTTP_RETRIES/_BACKOFF/_TIMEOUT must be numbers: {exc}") from None
+    if retries < 0 or backoff < 0 or timeout <= 0:
+        raise ConfigError("OCEANLAKE_HTTP_RETRIES and OCEANLAKE_HTTP_BACKOFF must be >= 0, OCEANLAKE_HTTP_TIMEOUT > 0")
+    netrc = env.get("OCEANLAKE_NETRC") or env.get("NETRC") or "~/.netrc"
+    return RemoteSettings(earthdata_token=env.get("OCEANLAKE_EARTHDATA_TOKEN") or None,
+                          netrc=Path(netrc).expanduser(), cdse_user=env.get("OCEANLAKE_CDSE_USER") or None,
+                          cdse_password=env.get("OCEANLAKE_CDSE_PASSWORD") or None, retries=retries,
+                          backoff=backoff, timeout=timeout, **{k: v.rstrip("/") for k, v in urls.items()})
+
+
 def load_settings(
     lake: str | None = None,
     catalog: str | None = None,
@@ -131,5 +199,9 @@ def load_settings(
     threads = base.threads if base else (int(env["OCEANLAKE_THREADS"]) if env.get("OCEANLAKE_THREADS") else None)
     memory = base.memory_limit if base else env.get("OCEANLAKE_MEMORY_LIMIT")
     product_dirs = base.product_dirs if base else tuple(p for p in env.get("OCEANLAKE_PRODUCTS", "").split(":") if p)
+    protocol_dirs = base.protocol_dirs if base else tuple(
+        p for p in env.get("OCEANLAKE_PROTOCOLS", "").split(":") if p)
+    remote = base.remote if base else _remote_settings(env)
     return Settings(lake=lake, catalog=_validate_catalog(catalog), cache_dir=cache_dir, s3=s3,
-                    threads=threads, memory_limit=memory, product_dirs=product_dirs)
+                    threads=threads, memory_limit=memory, product_dirs=product_dirs, protocol_dirs=protocol_dirs,
+                    remote=remote)

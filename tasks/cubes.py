@@ -400,7 +400,8 @@ def open_cube(settings: Settings, name: str, snapshot_id: str | None = None, gro
         group: Zarr group of a swath/binned granule (None: the root, i.e. a grid cube).
 
     Returns:
-        The dataset, decoded by xarray (CF times, fill values) as written.
+        The dataset, decoded by xarray (CF times, fill values) as written; its
+        ``encoding["icechunk_snapshot_id"]`` names the snapshot read.
 
     Raises:
         SourceNotFound: when the cube does not exist or holds no data at that snapshot.
@@ -414,7 +415,9 @@ def open_cube(settings: Settings, name: str, snapshot_id: str | None = None, gro
         raise SourceNotFound(f"cube {cube_location(settings, name)} holds no data at snapshot "
                              f"{session.snapshot_id}; write it first with write_cube()")
     try:
-        return xr.open_zarr(session.store, group=group, consolidated=False)
+        dataset = xr.open_zarr(session.store, group=group, consolidated=False)
+        dataset.encoding["icechunk_snapshot_id"] = session.snapshot_id  # lineage of what was read
+        return dataset
     except (FileNotFoundError, zarr.errors.GroupNotFoundError) as exc:
         raise SourceNotFound(f"cube {cube_location(settings, name)} has no group {group!r}") from exc
 

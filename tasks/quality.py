@@ -58,7 +58,12 @@ def _context():
     return ctx
 
 
-def _bound(value: Any) -> Any:
+def _bound(value: Any, params: dict[str, Any]) -> Any:
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        name = value[2:-1]
+        if name not in params:
+            raise KeyError(f"quality suite bound {value} needs the gate parameter {name!r}")
+        return params[name]
     if value == "now":
         return pd.Timestamp(utc_now())
     if isinstance(value, str):
@@ -90,7 +95,12 @@ def _expectation_specs(suite: dict[str, Any], present: set[str] | None = None) -
     return specs
 
 
-def _build_suite(name: str, specs: list[dict[str, Any]]):
+def _columns(spec: dict[str, Any]) -> set[str]:
+    """Columns an expectation reads."""
+    return {spec[k] for k in ("column", "column_A", "column_B") if k in spec} | set(spec.get("column_list", ()))
+
+
+def _build_suite(name: str, specs: list[dict[str, Any]], params: dict[str, Any]):
     import great_expectations as gx
 
     suite = gx.ExpectationSuite(name=f"oceanlake-{name}")
@@ -98,7 +108,7 @@ def _build_suite(name: str, specs: list[dict[str, Any]]):
         kwargs = {k: v for k, v in spec.items() if k not in {"expectation", "reason"}}
         for bound in ("min_value", "max_value"):
             if bound in kwargs:
-                kwargs[bound] = _bound(kwargs[bound])
+                kwargs[bound] = _bound(kwargs[bound], params)
         if "row_condition" in kwargs:
             kwargs["condition_parser"] = "pandas"
         cls_name = "".join(part.title() for part in spec["expectation"].split("_"))
@@ -116,12 +126,12 @@ def _batch_definition(table_name: str):
 _SUITES: dict[tuple, tuple[float, Any]] = {}
 
 
-def _suite(table_name: str, variant: tuple[str, ...], specs: list[dict[str, Any]]):
+def _suite(table_name: str, variant: tuple[str, ...], specs: list[dict[str, Any]], params: dict[str, Any]):
     """The built suite of this table and set of expectations (rebuilt each minute: "now" bounds)."""
-    key = (table_name, variant)
+    key = (table_name, variant, tuple(sorted(params.items())))
     built = _SUITES.get(key)
     if built is None or time.monotonic() - built[0] > 60:
-        built = _SUITES[key] = (time.monotonic(), _build_suite(table_name, specs))
+        built = _SUITES[key] = (time.monotonic(), _build_suite(table_name, specs, params))
     return built[1]
 
 
@@ -145,18 +155,26 @@ def _frame(rows: pa.Table) -> pd.DataFrame:
     return frame
 
 
-def gate(table_name: str, rows: pa.Table) -> GateResult:
-    """Validate ``rows`` of ``table_name`` against its suite; split passed rows from rejections."""
+def gate(table_name: str, rows: pa.Table, params: dict[str, Any] | None = None) -> GateResult:
+    """Validate ``rows`` of ``table_name`` against its suite; split passed rows from rejections.
+
+    Args:
+        table_name: the table (its suite is ``lake_schema/suites/<table_name>.yaml``).
+        rows: the batch.
+        params: values of the suite's ``${name}`` bounds (e.g. the protocol's time window).
+    """
+    params = params or {}
     suite_def = lake_schema.suite(table_name)
     present = set(pc.unique(rows.column("parameter")).to_pylist()) if "parameter" in rows.column_names else None
     specs = _expectation_specs(suite_def, present)
     if rows.num_rows == 0:
         return GateResult(passed=rows, n_expectations=len(specs))
-    needed = sorted({s["column"] for s in specs} | {"parameter", "qc", "pres_qc"} & set(rows.column_names))
+    needed = set().union(*(_columns(s) for s in specs)) | {"parameter", "qc", "pres_qc"} & set(rows.column_names)
+    needed = sorted(needed)
     frame = _frame(rows.select([c for c in needed if c in rows.column_names]))
 
     batch = _batch_definition(table_name).get_batch(batch_parameters={"dataframe": frame})
-    suite = _suite(table_name, tuple(s.get("row_condition", "") for s in specs), specs)
+    suite = _suite(table_name, tuple(s.get("row_condition", "") for s in specs), specs, params)
     # Most batches pass: a cheap boolean run first, the row-level run only when something failed.
     if batch.validate(suite, result_format="BOOLEAN_ONLY").success:
         return GateResult(passed=rows, n_expectations=len(specs))
@@ -170,7 +188,7 @@ def gate(table_name: str, rows: pa.Table) -> GateResult:
         for idx in indices:
             reasons[int(idx)].append(spec["reason"])
         if not indices and outcome.exception_info and outcome.exception_info.get("raised_exception"):
-            raise RuntimeError(f"quality suite {table_name}: {spec['expectation']} on {spec['column']} "
+            raise RuntimeError(f"quality suite {table_name}: {spec['expectation']} on {sorted(_columns(spec))} "
                                f"failed to run: {outcome.exception_info.get('exception_message')}")
     if not reasons:
         return GateResult(passed=rows, n_expectations=len(specs))

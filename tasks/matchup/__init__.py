@@ -1,0 +1,1 @@
+"""Match-up engine: candidate search, pixel windows, protocol decisions, the ``matchups`` table."""
