@@ -175,7 +175,10 @@ def ingest_satellite_command(
     product: Annotated[str, typer.Argument(
         help="Product id, e.g. pace-oci-l3m, olci-l2-wfr (see `oceanlake products`).")],
     sources: Annotated[list[str], typer.Argument(
-        help="Files, SAFE folders (*.SEN3), folders (recursive), globs (quote them) or s3://bucket/prefix.",
+        help="Files, SAFE folders (*.SEN3), folders (recursive), globs (quote them), s3://bucket/prefix, or a "
+             "catalogue search (quote it): cmr://SHORT_NAME?start=..&end=.., "
+             "cdse://SENTINEL-3?product_type=OL_2_WFR___&.., cmems://DATASET_ID?start=..&end=.. "
+             "(see docs/remote-sources.md).",
         show_default=False)],
     lake: LakeOption = None,
     catalog: CatalogOption = None,

@@ -1,5 +1,7 @@
 """Turn SOURCE arguments into files: a file, a folder, a glob, an ``s3://`` prefix or an Argo GDAC mirror.
 
+Catalogue searches (``cmr://``, ``cdse://``, ``cmems://``) are delegated to :mod:`tasks.remote`.
+
 Remote files (S3, HTTP) are fetched to a private temporary copy so readers always open a local
 path; the copy is deleted once the file has been ingested or quarantined.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import fsspec
 
+from tasks import remote
 from tasks.config import Settings
 from tasks.errors import SourceNotFound
 
@@ -83,8 +86,9 @@ def discover(sources: list[str], patterns: tuple[str, ...], settings: Settings,
     """Expand SOURCE arguments into a sorted, de-duplicated list of file paths/URLs.
 
     Args:
-        sources: files, folders (searched recursively), globs, ``s3://bucket/prefix`` or an
-            ``http(s)://`` Argo GDAC mirror root (its index selects the files).
+        sources: files, folders (searched recursively), globs, ``s3://bucket/prefix``, an
+            ``http(s)://`` Argo GDAC mirror root (its index selects the files) or a remote catalogue
+            search (``cmr://``, ``cdse://``, ``cmems://``, see :mod:`tasks.remote`).
         patterns: file-name globs of the source kind (e.g. ``("*.nc",)``), applied to folders,
             prefixes and globs; an explicitly named file is always taken.
         settings: credentials for S3.
@@ -96,7 +100,9 @@ def discover(sources: list[str], patterns: tuple[str, ...], settings: Settings,
     found: list[str] = []
     for source in sources:
         matched: list[str]
-        if source.startswith(("http://", "https://")):
+        if remote.is_remote_source(source):  # cmr://, cdse://, cmems:// catalogue searches
+            matched = remote.discover(source, patterns, settings)
+        elif source.startswith(("http://", "https://")):
             matched = _gdac_files(source, gdac or IndexFilter(), settings)
         elif _is_url(source):
             fs = _filesystem(source, settings)
@@ -171,6 +177,8 @@ def fetch(url: str, settings: Settings) -> tuple[Path, Path | None]:
     """A local path for ``url`` and the temporary folder to delete afterwards (None for local files)."""
     if not _is_url(url):
         return Path(url), None
+    if remote.is_remote_url(url):  # a granule found by a cmr://, cdse:// or cmems:// SOURCE
+        return remote.fetch(url, _cache(settings), settings)
     tmp_dir = Path(tempfile.mkdtemp(prefix="fetch-", dir=_cache(settings)))
     target = tmp_dir / os.path.basename(url.rstrip("/"))
     try:

@@ -44,9 +44,14 @@ def homogeneity(protocol: ProtocolDef, stats: WindowStats, wavelengths: np.ndarr
     cv = stats.cv
     if wavelengths is not None and protocol.cv_bands_nm is not None:
         low, high = protocol.cv_bands_nm
+        tolerance = protocol.spectral_tolerance_nm
         in_range = (wavelengths >= low - 1e-6) & (wavelengths <= high + 1e-6)
-        if not in_range.any():  # e.g. exactly 560 nm asked, 560.0 absent: the nearest band
-            in_range = np.abs(wavelengths - (low + high) / 2) == np.abs(wavelengths - (low + high) / 2).min()
+        if not in_range.any():  # e.g. 560 nm asked, the sensor's band is at 559.7 nm: within the tolerance
+            distance = np.abs(wavelengths - (low + high) / 2)
+            in_range = (distance == distance.min()) & (distance <= (high - low) / 2 + tolerance)
+        if not in_range.any():
+            raise ValueError(f"protocol {protocol.id}: no band of the product within the homogeneity range "
+                             f"{low:g}-{high:g} nm (+- {tolerance:g} nm); bands are {wavelengths.tolist()}")
         cv = cv[:, in_range]
     reduce = np.nanmedian if protocol.cv_statistic == "median" else np.nanmax
     with warnings.catch_warnings():

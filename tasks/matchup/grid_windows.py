@@ -357,7 +357,7 @@ def _boxes(needed: np.ndarray, ey: np.ndarray, ex: np.ndarray, cell_bytes: int) 
         return
     r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     box_bytes = (ey[r1] - ey[r0]) * (ex[c1] - ex[c0]) * cell_bytes
-    if True or 2 * rows.size >= (r1 - r0) * (c1 - c0):
+    if box_bytes <= READ_BUDGET_BYTES and 2 * rows.size >= (r1 - r0) * (c1 - c0):
         yield (r0, r1), (c0, c1)
         return
     for r in np.unique(rows):

@@ -80,8 +80,8 @@ def _positions(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _split_invalid(obs: Observations, ok: np.ndarray) -> Observations:
     """Move observations with invalid positions to ``rejected``."""
     for i in np.flatnonzero(~ok):
-        obs.rejected.append((str(obs.insitu_id[i]), f"invalid position latitude={obs.latitude[i]!r} "
-                                                    f"longitude={obs.longitude[i]!r} (need finite, |lat| <= 90, "
+        obs.rejected.append((str(obs.insitu_id[i]), f"invalid position latitude={float(obs.latitude[i])} "
+                                                    f"longitude={float(obs.longitude[i])} (need finite, |lat| <= 90, "
                                                     "lon in [-180, 360))"))
     keep = np.flatnonzero(ok)
     return Observations(

@@ -150,3 +150,13 @@ def test_user_protocol_folder(tmp_path):
                                         "pairs: {chlor_a: [chla]}\n")
     mine = lake_schema.protocol("my-protocol", (str(tmp_path),))
     assert mine.window_size == 7 and mine.half_size == 3 and mine.max_time_difference_s == 3600
+
+
+def test_homogeneity_band_outside_the_product_is_a_clear_error():
+    spectral = window_statistics(np.ones((1, 1, 3, 3, 2)), np.ones((1, 1, 3, 3), bool), None, 0, 0, 1.5)
+    protocol = replace(lake_schema.protocol("eumetsat-olci"), cv_bands_nm=(2000.0, 2000.0))
+    with pytest.raises(ValueError, match="no band of the product within the homogeneity range 2000-2000 nm"):
+        homogeneity(protocol, spectral, np.array([443.0, 560.0]))
+    near = replace(lake_schema.protocol("eumetsat-olci"), cv_bands_nm=(561.0, 561.0))
+    spectral.cv[:] = [[0.9, 0.1]]
+    assert homogeneity(near, spectral, np.array([443.0, 559.7]))[0] == pytest.approx(0.1)

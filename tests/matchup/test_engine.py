@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 
 import netCDF4
 import numpy as np
+import pyarrow as pa
 import pytest
 
 import lake_schema
 from tasks.ingest import ingest_insitu
 from tasks.ingest_satellite import ingest_satellite
-from tasks.lake import Lake
+from tasks.lake import Lake, conform
 from tasks.matchup.engine import MatchupConfigError, run_matchups
 from tasks.matchup.windows import haversine_m
 from tasks.synthetic import write_hypernets_l2a, write_olci_wfr_sen3
@@ -150,3 +151,24 @@ def test_argo_occi_grid_matchups_equal_independent_computation(occi_argo_lake):
     assert row["sat_center"] == pytest.approx(window[1, 1], rel=1e-6)
     assert (row["lat_sat"], row["lon_sat"]) == pytest.approx((float(glat[iy]), float(glon[ix])))
     assert row["passed"] == (valid.sum() >= 5) and row["is_primary"]
+
+
+def test_bad_positions_are_quarantined_and_counted(occi_argo_lake):
+    settings, _ = occi_argo_lake
+    spec = lake_schema.table("argo_profiles")
+    bad = dict.fromkeys(spec.column_names)
+    bad.update(platform_number="6990009", cycle_number=7, direction="A", profile_index=0, file_kind="bgc-s",
+               time=datetime(2024, 3, 1, 12), latitude=float("nan"), longitude=7.0, chla_surface=0.3,
+               source_file="test", source_checksum="test")
+    with Lake(settings) as lake:
+        rows = conform("argo_profiles", pa.Table.from_pylist([bad], schema=spec.arrow_schema()))
+        lake.transaction(lambda con: lake.insert(con, "argo_profiles", rows))
+    summary = run_matchups("argo", "occi-l3", "bgc-argo-chl", settings)
+    assert summary.invalid_positions == 1 and summary.observations == 4 and summary.rows == 1
+    with Lake(settings) as lake:
+        reasons = lake.con.execute("select object, stage, reason from quarantine where stage = 'matchup'").fetchall()
+    assert reasons == [("argo:6990009_007", "matchup", "argo 6990009_007: invalid position latitude=nan "
+                        "longitude=7.0 (need finite, |lat| <= 90, lon in [-180, 360))")]
+    assert run_matchups("argo", "occi-l3", "bgc-argo-chl", settings).invalid_positions == 1
+    with Lake(settings) as lake:
+        assert lake.count("quarantine") == 1  # recorded once, not once per run
