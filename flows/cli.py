@@ -26,6 +26,13 @@ from tasks.errors import OceanlakeError
 EXAMPLE_QUERY = ("SELECT platform_number, count(*) AS profiles, round(median(chla_surface), 3) AS chla_mg_m3 "
                  "FROM argo_surface_chla GROUP BY ALL ORDER BY 1")
 
+MATCHUPS_QUERY = ("SELECT insitu_source, product, protocol, variable, count(*) AS rows, count(*) FILTER (passed) "
+                  "AS passed, round(median(sat_filtered_mean / insitu_value), 3) AS median_ratio "
+                  "FROM matchups WHERE is_primary GROUP BY ALL ORDER BY ALL")
+
+#: The demo's match-up runs: (in situ source, product, protocol).
+DEMO_MATCHUPS = (("argo", "occi-l3", "bgc-argo-chl"), ("hypernets", "olci-l2-wfr", "hypernets"))
+
 GRANULES_QUERY = ("SELECT product, granule_id, time_start, round(valid_fraction, 3) AS valid_fraction, cube "
                   "FROM granules ORDER BY time_start")
 
@@ -83,6 +90,11 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deta
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+
+
+def _stdout_console() -> Console:
+    """Console for tables on stdout: the terminal's width, or wide enough not to truncate when piped."""
+    return Console() if sys.stdout.isatty() else Console(width=220)
 
 
 def _fail(exc: Exception) -> None:
@@ -284,15 +296,16 @@ def protocols_command() -> None:
     """List the match-up protocols (built-in and from OCEANLAKE_PROTOCOLS folders)."""
     settings = load_settings()
     grid = RichTable()
-    for column in ("id", "window", "max dt", "valid pixels", "CV test", "hash", "title"):
-        grid.add_column(column)
+    for column in ("id", "window", "max dt", "valid pixels", "CV test", "hash"):
+        grid.add_column(column, no_wrap=True)
+    grid.add_column("title")
     for pid, p in sorted(lake_schema.protocols(settings.protocol_dirs).items()):
         window = f"{p.window_size}x{p.window_size}" + (f"x{2 * p.time_half_steps + 1}" if p.time_half_steps else "")
         valid = " ".join(x for x in (f">= {p.min_valid_fraction:.0%}" if p.min_valid_fraction is not None else "",
                                      f">= {p.min_valid_count} px" if p.min_valid_count is not None else "") if x)
         cv = f"{p.cv_statistic} CV <= {p.max_cv}" if p.cv_statistic else "-"
         grid.add_row(pid, window, f"{p.max_time_difference_s / 3600:g} h", valid, cv, p.config_hash, p.title)
-    Console().print(grid)
+    _stdout_console().print(grid)
 
 
 @app.command("products")
@@ -306,7 +319,7 @@ def products_command() -> None:
     for pid, spec in sorted(lake_schema.products(settings.product_dirs).items()):
         grid.add_row(pid, f"{spec.platform} {spec.sensor}", spec.reader, spec.geometry, ", ".join(spec.variables),
                      spec.title)
-    Console().print(grid)
+    _stdout_console().print(grid)
 
 
 def _parse_params(params: list[str] | None) -> dict[str, object]:
@@ -404,7 +417,7 @@ def demo_command(
     data: Annotated[Path, typer.Option(help="Where to write the sample files.")] = Path("sample-data"),
     lake: LakeOption = None,
 ) -> None:
-    """Generate sample data, ingest it into the lake (embedded DuckDB, no server) and show a query."""
+    """Generate sample data, ingest it into the lake, compute match-ups (embedded DuckDB, no server), show queries."""
     from flows.ingest_insitu import ingest_insitu
     from flows.ingest_satellite import ingest_satellite
     from tasks.query import run_query
@@ -425,15 +438,23 @@ def demo_command(
         summary = _with_progress(f"ingest {product}", lambda p=product: ingest_satellite(
             p, [str(data / "satellite" / p)], lake=settings.lake))
         _print_summary(summary)
+    from flows.matchup import matchup
+
+    for insitu, product, protocol in DEMO_MATCHUPS:
+        summary = _with_progress(f"match-ups {product}", lambda i=insitu, p=product, r=protocol: matchup(
+            i, p, r, lake=settings.lake))
+        _print_matchup_summary(summary)
     console.print(f"\n[bold]lake:[/bold] {settings.lake}   catalog: {settings.catalog}")
     console.print(f"files written: {sum(len(v) for v in written.values())} sample + {len(bad)} deliberately bad")
     console.print(f"\nexample queries:\n  oceanlake sql \"{EXAMPLE_QUERY}\"")
-    console.print(f"  oceanlake sql \"{GRANULES_QUERY}\"\n")
-    result = run_query(settings, EXAMPLE_QUERY)
-    table = RichTable(*result.column_names)
-    for row in result.to_pylist():
-        table.add_row(*(str(v) for v in row.values()))
-    Console().print(table)
+    console.print(f"  oceanlake sql \"{GRANULES_QUERY}\"")
+    console.print(f"  oceanlake sql \"{MATCHUPS_QUERY}\"\n")
+    for query in (EXAMPLE_QUERY, MATCHUPS_QUERY):
+        result = run_query(settings, query)
+        table = RichTable(*result.column_names)
+        for row in result.to_pylist():
+            table.add_row(*(str(v) for v in row.values()))
+        Console().print(table)
 
 
 if __name__ == "__main__":

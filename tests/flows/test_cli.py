@@ -15,7 +15,7 @@ runner = CliRunner()
 
 
 @pytest.mark.parametrize("args", [[], ["ingest"], ["ingest", "insitu"], ["ingest", "satellite"], ["sql"], ["schema"],
-                                  ["sample"], ["demo"], ["products"]])
+                                  ["sample"], ["demo"], ["products"], ["matchup"], ["protocols"]])
 def test_every_verb_has_help(args):
     result = runner.invoke(app, [*args, "--help"])
     assert result.exit_code == 0, result.output
@@ -43,7 +43,8 @@ def test_demo_end_to_end_then_sql_formats(prefect_harness, tmp_path, monkeypatch
     assert json.loads(as_json.stdout)[0]["n"] > 0
     granules = runner.invoke(app, ["sql", "SELECT product, count(*) AS n FROM granules GROUP BY product "
                                    "ORDER BY product", "--lake", lake, "-f", "json"])
-    assert json.loads(granules.stdout) == [{"product": "occi-l3", "n": 3}, {"product": "olci-l2-wfr", "n": 2}]
+    assert json.loads(granules.stdout) == [{"product": "occi-l3", "n": 3}, {"product": "olci-l2-wfr", "n": 3}]
+    assert "match-ups" in result.output and "median_ratio" in result.output
 
     as_csv = runner.invoke(app, ["sql", "SELECT site, count(*) AS n FROM hypernets_sequences GROUP BY site "
                                  "ORDER BY site", "--lake", lake, "--format", "csv"])
@@ -88,3 +89,32 @@ def test_ingest_satellite_command(prefect_harness, tmp_path, monkeypatch):
     assert json.loads(listed.stdout)[0]["n"] == 2
     unknown = runner.invoke(app, ["ingest", "satellite", "occi-l4", str(tmp_path), "--lake", lake])
     assert unknown.exit_code == 2 and "occi-l3" in unknown.output
+
+
+def test_matchup_command_on_the_demo_lake_is_idempotent(prefect_harness, tmp_path, monkeypatch):
+    monkeypatch.setenv("OCEANLAKE_CACHE", str(tmp_path / "cache"))
+    lake = str(tmp_path / "lake")
+    assert runner.invoke(app, ["demo", "--data", str(tmp_path / "data"), "--lake", lake]).exit_code == 0
+    count = ["sql", "SELECT insitu_source, count(*) AS n, count(*) FILTER (passed) AS passed FROM matchups "
+             "GROUP BY 1 ORDER BY 1", "--lake", lake, "-f", "json"]
+    before = json.loads(runner.invoke(app, count).stdout)
+    assert [r["insitu_source"] for r in before] == ["argo", "hypernets"] and all(r["n"] > 0 for r in before)
+    assert any(r["passed"] > 0 for r in before)
+    again = runner.invoke(app, ["matchup", "--insitu", "hypernets", "--product", "olci-l2-wfr", "--protocol",
+                                "hypernets", "--lake", lake, "--json"])
+    assert again.exit_code == 0, again.output
+    summary = json.loads(again.stdout.strip().splitlines()[-1])
+    hyp = next(r for r in before if r["insitu_source"] == "hypernets")
+    assert summary["rows"] == summary["replaced_rows"] == hyp["n"]
+    assert json.loads(runner.invoke(app, count).stdout) == before
+    human = runner.invoke(app, ["matchup", "--insitu", "argo", "--product", "occi-l3", "--protocol", "bgc-argo-chl",
+                                "--start", "2024-03-01", "--end", "2024-04-01", "--lake", lake], terminal_width=200)
+    assert human.exit_code == 0 and "argo x occi-l3" in human.output and "bgc-argo-chl" in human.output
+    bad = runner.invoke(app, ["matchup", "--insitu", "argo", "--product", "occi-l3", "--protocol", "nasa",
+                              "--lake", lake])
+    assert bad.exit_code == 2 and "bailey-werdell-2006" in bad.output
+    bad_date = runner.invoke(app, ["matchup", "--insitu", "argo", "--product", "occi-l3", "--protocol",
+                                   "bgc-argo-chl", "--start", "March", "--lake", lake])
+    assert bad_date.exit_code == 2 and "not a date" in bad_date.output
+    listed = runner.invoke(app, ["protocols"], terminal_width=250)
+    assert listed.exit_code == 0 and "eumetsat-olci" in listed.output and "median CV <= 0.15" in listed.output
