@@ -172,3 +172,45 @@ def test_bad_positions_are_quarantined_and_counted(occi_argo_lake):
     assert run_matchups("argo", "occi-l3", "bgc-argo-chl", settings).invalid_positions == 1
     with Lake(settings) as lake:
         assert lake.count("quarantine") == 1  # recorded once, not once per run
+
+
+def test_several_overpasses_are_kept_and_the_closest_passed_is_primary(settings, tmp_path):
+    granules = [write_olci_wfr_sen3(tmp_path / "olci", OVERPASS + timedelta(minutes=m), *SCENE, shape=(120, 90),
+                                    platform=p, seed=s) for m, p, s in ((0, "S3A", 1), (70, "S3B", 2))]
+    assert ingest_satellite("olci-l2-wfr", [str(g) for g in granules], settings).files_ingested == 2
+    hyp = write_hypernets_l2a(tmp_path / "hyp", "VEIT", OVERPASS + timedelta(minutes=50), 43.52, 7.49, seed=3)
+    ingest_insitu("hypernets", [str(hyp)], settings)
+    summary = run_matchups("hypernets", "olci-l2-wfr", "hypernets", settings)
+    assert summary.matchup_pairs == 2 and summary.rows == 30
+    with Lake(settings) as lake:
+        rows = lake.con.execute("select granule_id, wavelength, dt_seconds, passed, is_primary from matchups"
+                                ).to_arrow_table().to_pylist()
+    for wavelength in {r["wavelength"] for r in rows}:
+        pair = sorted((r for r in rows if r["wavelength"] == wavelength), key=lambda r: abs(r["dt_seconds"]))
+        assert [r["is_primary"] for r in pair].count(True) == 1
+        passed = [r for r in pair if r["passed"]]
+        assert (passed[0] if passed else pair[0])["is_primary"]
+    assert {r["granule_id"][:3] for r in rows if r["is_primary"]} <= {"S3A", "S3B"}
+    dt = {r["granule_id"][:3]: r["dt_seconds"] for r in rows}
+    assert dt == {"S3A": pytest.approx(-2910), "S3B": pytest.approx(1290)}  # mid times 09:51:30, 11:01:30
+
+
+def test_a_batch_failing_the_quality_gate_is_not_published(olci_hypernets_lake, monkeypatch):
+    from tasks.matchup import engine
+
+    settings, _, _ = olci_hypernets_lake
+    original = engine._extract_all
+
+    def duplicated(*args, **kwargs):  # a bug upstream would emit every row twice
+        for rows in original(*args, **kwargs):
+            yield pa.concat_tables([rows, rows])
+
+    monkeypatch.setattr(engine, "_extract_all", duplicated)
+    summary = run_matchups("hypernets", "olci-l2-wfr", "hypernets", settings)
+    assert summary.rows == 0 and summary.rows_quarantined == 30
+    with Lake(settings) as lake:
+        assert lake.count("matchups") == 0
+        reasons = [r[0] for r in lake.con.execute("select reason from quarantine where stage = 'matchup-gate'"
+                                                  ).fetchall()]
+    assert any("duplicated match-up key" in r for r in reasons)
+    assert any("batch not published: 30 rows failed the matchups suite" in r for r in reasons)
