@@ -32,8 +32,9 @@ Reading
     then, time chunk by time chunk, the needed spatial chunks are read in as few rectangular
     reads as possible (the bounding box of the needed chunks when it is mostly needed, else runs
     of adjacent chunks along longitude), each at most :data:`READ_BUDGET_BYTES` decoded bytes, so
-    every needed chunk is decoded once per batch. The next read is prefetched in a thread while
-    the windows are gathered from the current one with numpy fancy indexing (a
+    every needed chunk is decoded once per batch. :data:`READ_AHEAD` reads decode ahead in
+    :data:`READ_THREADS` threads (Zarr decodes one read's chunks mostly serially, blosc runs
+    outside the GIL) while the windows are gathered from the current one with numpy fancy indexing (a
     ``sliding_window_view`` for windows inside one chunk, per-cell masks for the few that straddle
     chunk boundaries). For a cube opened with :func:`xarray.open_zarr` the reads go to the lazy
     backend array behind the dask graph (the per-chunk dask scheduling would cost more than the
@@ -43,7 +44,8 @@ Reading
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -60,8 +62,11 @@ log = logging.getLogger(__name__)
 #: Default number of points per batch: each batch reads the chunks it needs once (fewer, larger
 #: batches read less), and holds about 100 bytes of indices per point besides the output.
 DEFAULT_BATCH_POINTS = 200_000
-#: Largest decoded size (bytes) of one read; two reads are in memory at a time (one prefetched).
+#: Largest decoded size (bytes) of one read; up to READ_AHEAD + 1 reads are in memory at a time.
 READ_BUDGET_BYTES = 64 * 2**20
+#: Reads decoding ahead of the gathering, and the threads running them (Zarr/blosc decode outside the GIL).
+READ_AHEAD = 3
+READ_THREADS = 2
 #: Chunk shape assumed along (time, lat, lon) when a variable carries no chunk information.
 VIRTUAL_CHUNKS = (1, 512, 512)
 #: Largest number of window cells gathered in one numpy operation (bounds temporary memory).
@@ -374,17 +379,41 @@ def _boxes(needed: np.ndarray, ey: np.ndarray, ex: np.ndarray, cell_bytes: int) 
                 a = b
 
 
-def _prefetched(reader: _Reader, plan: Iterator[tuple[tuple, np.ndarray]]) -> Iterator[tuple[np.ndarray, tuple, Any]]:
-    """(region, box, pair indices) of every planned read, the next read running in a thread."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="grid-windows-read") as pool:
-        pending = None
-        for box, sel in plan:
-            future = pool.submit(reader.read, box)
-            if pending is not None:
-                yield pending[0].result(), pending[1], pending[2]
-            pending = (future, box, sel)
-        if pending is not None:
-            yield pending[0].result(), pending[1], pending[2]
+class _Prefetcher:
+    """Planned reads in plan order, up to :data:`READ_AHEAD` of them decoding in reader threads.
+
+    Reads start on construction, so the caller can do other work while the first ones run; use it
+    as a context manager (the threads are stopped on exit).
+    """
+
+    def __init__(self, reader: _Reader, plan: Iterator[tuple[tuple, np.ndarray]]):
+        self._reader, self._plan = reader, plan
+        self._pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="grid-windows-read")
+        self._pending: deque = deque()
+        self._submit()
+
+    def _submit(self) -> None:
+        while len(self._pending) < READ_AHEAD:
+            item = next(self._plan, None)
+            if item is None:
+                return
+            box, sel = item
+            self._pending.append((self._pool.submit(self._reader.read, box), box, sel))
+
+    def __enter__(self) -> _Prefetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pending.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, tuple, np.ndarray]]:
+        """(region, box, pair indices) of every planned read."""
+        while self._pending:
+            future, box, sel = self._pending.popleft()
+            region = future.result()
+            self._submit()
+            yield region, box, sel
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,25 +520,54 @@ def extract_grid_windows(cube: xr.Dataset, variables: Sequence[str], lat: np.nda
     tc, time_ok = _locate_time(grid.time, time, max_time_offset)
     found = lat_ok & lon_ok & time_ok
     centre = np.where(found[:, None], np.stack([tc, yc, xc], axis=1), -1)
-    windows = _empty_windows(n, grid, centre, found, (half_time, half_size), lat, lon)
     order = np.flatnonzero(found)
     order = order[np.argsort(centre[order, 0], kind="stable")]
+    half = (half_time, half_size)
+    # centres, distances and the inside mask are computed while the first reads decode
+    described: list[Windows] = []
+    while_reading = [lambda: described.append(_empty_windows(n, grid, centre, found, half, lat, lon))]
+    values, wavelengths = {}, {}
     for name in variables:
         reader = _Reader(cube[name], grid)
-        shape = (n, 2 * half_time + 1, 2 * half_size + 1, 2 * half_size + 1)
+        values[str(name)] = _read_windows(reader, grid, order, centre, half, batch_points, n, while_reading)
         if reader.extra:
-            shape += (reader.n_extra,)
-            windows.wavelengths[name] = _extra_coordinate(cube, reader.extra[0])
-        integer = reader.var.dtype.kind in "iub"
-        out = np.zeros(shape, np.int64) if integer else np.full(shape, np.nan)
-        for start in range(0, order.size, batch_points):
-            points = order[start:start + batch_points]
-            pairs = _pairs(points, centre[points], half_size, grid, reader.edges)
-            for region, box, sel in _prefetched(reader, _plan(pairs, reader, grid, half_time)):
-                _gather(out, region, box, pairs, sel, (half_time, half_size), grid.shape[2], grid.lon.cyclic)
-        windows.values[str(name)] = out
+            wavelengths[str(name)] = _extra_coordinate(cube, reader.extra[0])
+    for task in while_reading:  # no variables requested
+        task()
+    windows = described[0]
+    windows.values.update(values)
+    windows.wavelengths.update(wavelengths)
     log.debug("grid windows: %d points, %d found", n, int(found.sum()))
     return windows
+
+
+def _read_windows(reader: _Reader, grid: _Grid, order: np.ndarray, centre: np.ndarray, half: tuple[int, int],
+                  batch_points: int, n: int, while_reading: list[Callable[[], Any]]) -> np.ndarray:
+    """Windows of one variable for every point (padding where not found), batch by batch.
+
+    The output is allocated, and the callables in ``while_reading`` run (once, popped), while the
+    first reads are decoding.
+    """
+    shape = (n, 2 * half[0] + 1, 2 * half[1] + 1, 2 * half[1] + 1) + ((reader.n_extra,) if reader.extra else ())
+    out = None
+    for start in range(0, order.size, batch_points):
+        points = order[start:start + batch_points]
+        pairs = _pairs(points, centre[points], half[1], grid, reader.edges)
+        with _Prefetcher(reader, _plan(pairs, reader, grid, half[0])) as reads:
+            if out is None:
+                out = _padding(shape, reader.var.dtype)
+                while while_reading:
+                    while_reading.pop()()
+            for region, box, sel in reads:
+                _gather(out, region, box, pairs, sel, half, grid.shape[2], grid.lon.cyclic)
+    while while_reading:
+        while_reading.pop()()
+    return _padding(shape, reader.var.dtype) if out is None else out
+
+
+def _padding(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Output array full of padding: int64 zeros for integer/bool variables, float64 NaN otherwise."""
+    return np.zeros(shape, np.int64) if dtype.kind in "iub" else np.full(shape, np.nan)
 
 
 def _extra_coordinate(cube: xr.Dataset, dim: str) -> np.ndarray:

@@ -44,7 +44,8 @@ class Windows:
     @property
     def partial(self) -> np.ndarray:
         """Found points whose window crosses an edge and is padded with NaN, bool ``(n,)``."""
-        return self.found & ~self.inside.reshape(len(self.found), -1).all(axis=1)
+        n = len(self.found)
+        return self.found & ~self.inside.reshape(n, -1 if n else 0).all(axis=1)
 
 
 def haversine_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
