@@ -8,7 +8,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 
-.PHONY: install demo test lint bench clean help
+.PHONY: install sysdeps demo test lint bench clean help
 
 help:  ## Show the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,16 +25,22 @@ install: $(STAMP)  ## Create .venv and install oceanlake with test and benchmark
 demo: $(STAMP)  ## Generate sample data in the real formats and ingest it into ./lake (embedded, no server)
 	PREFECT_HOME=$(CURDIR)/.prefect $(BIN)/oceanlake demo --data sample-data --lake lake
 
-test: $(STAMP)  ## Run the test suite (installs everything first)
+sysdeps:  ## System packages for some tests (PostgreSQL, Chromium), via apt when root
+	@infra/install-system-packages.sh
+
+test: sysdeps $(STAMP)  ## Run the test suite (installs everything first)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check .
 
-bench: $(STAMP)  ## Benchmarks: Argo ingestion vs argopy, satellite ingestion vs netCDF4 decode
+bench: $(STAMP)  ## Benchmarks against peers (see benchmarks/README.md)
 	$(BIN)/python benchmarks/bench_argo_ingest.py
 	$(BIN)/python benchmarks/bench_satellite_ingest.py
+	$(BIN)/python benchmarks/bench_matchup_candidates.py
+	$(BIN)/python benchmarks/bench_matchup_grid.py
+	$(BIN)/python benchmarks/bench_matchup_swath.py
 
 clean:  ## Remove the venv, demo data and lake
 	rm -rf $(VENV) lake sample-data .prefect

@@ -19,6 +19,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table as RichTable
 
 import lake_schema
+from flows.cli_common import (
+    CatalogOption,
+    LakeOption,
+    OutputFormat,
+    console,
+    fail,
+    parse_time,
+    print_table,
+    stdout_console,
+)
 from tasks import progress
 from tasks.config import load_settings
 from tasks.errors import OceanlakeError
@@ -50,13 +60,6 @@ app = typer.Typer(
 ingest_app = typer.Typer(help="Ingest files into the lake: in situ (Argo, HYPERNETS) or satellite products.",
                          no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
-console = Console(stderr=True)
-
-LakeOption = Annotated[str | None, typer.Option(
-    "--lake", envvar="OCEANLAKE_LAKE", help="Lake root: a folder or s3://bucket/prefix. [default: ./lake]")]
-CatalogOption = Annotated[str | None, typer.Option(
-    "--catalog", envvar="OCEANLAKE_CATALOG",
-    help="DuckLake catalog: sqlite:PATH (default <lake>/catalog.sqlite), duckdb:PATH or postgres:dbname=.. host=..")]
 
 
 class Kind(StrEnum):
@@ -64,14 +67,6 @@ class Kind(StrEnum):
 
     argo = "argo"
     hypernets = "hypernets"
-
-
-class OutputFormat(StrEnum):
-    """Output formats of ``oceanlake sql``."""
-
-    table = "table"
-    csv = "csv"
-    json = "json"
 
 
 class GdacIndex(StrEnum):
@@ -90,16 +85,6 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deta
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-
-
-def _stdout_console() -> Console:
-    """Console for tables on stdout: the terminal's width, or wide enough not to truncate when piped."""
-    return Console() if sys.stdout.isatty() else Console(width=220)
-
-
-def _fail(exc: Exception) -> None:
-    console.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(code=2)
 
 
 def _with_progress(label: str, fn):
@@ -178,7 +163,7 @@ def ingest_insitu_command(
             kind.value, sources, lake=lake, catalog=catalog, index=index.value, wmo=wmo, start=start, end=end,
             bbox=box))
     except OceanlakeError as exc:
-        _fail(exc)
+        fail(exc)
     _report(summary, as_json)
 
 
@@ -213,20 +198,8 @@ def ingest_satellite_command(
         summary = _with_progress(f"ingest {product}", lambda: ingest_satellite(product, sources, lake=lake,
                                                                               catalog=catalog))
     except (OceanlakeError, KeyError) as exc:
-        _fail(exc)
+        fail(exc)
     _report(summary, as_json)
-
-
-def _parse_day(value: str | None, name: str):
-    from datetime import datetime
-
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "")).replace(tzinfo=None)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM:SS)",
-                                 param_hint=name) from None
 
 
 def _print_matchup_summary(summary: dict) -> None:
@@ -280,11 +253,11 @@ def matchup_command(
         settings = load_settings(lake=lake, catalog=catalog)
         lake_schema.product(product, settings.product_dirs)
         lake_schema.protocol(protocol, settings.protocol_dirs)
-        period = (_parse_day(start, "--start"), _parse_day(end, "--end"))
+        period = (parse_time(start, "--start"), parse_time(end, "--end"))
         summary = _with_progress(f"match-ups {product}", lambda: matchup(
             insitu.value, product, protocol, period[0], period[1], lake=lake, catalog=catalog))
     except (OceanlakeError, KeyError) as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         typer.echo(json.dumps(summary, default=str))
     else:
@@ -305,7 +278,7 @@ def protocols_command() -> None:
                                      f">= {p.min_valid_count} px" if p.min_valid_count is not None else "") if x)
         cv = f"{p.cv_statistic} CV <= {p.max_cv}" if p.cv_statistic else "-"
         grid.add_row(pid, window, f"{p.max_time_difference_s / 3600:g} h", valid, cv, p.config_hash, p.title)
-    _stdout_console().print(grid)
+    stdout_console().print(grid)
 
 
 @app.command("products")
@@ -319,7 +292,7 @@ def products_command() -> None:
     for pid, spec in sorted(lake_schema.products(settings.product_dirs).items()):
         grid.add_row(pid, f"{spec.platform} {spec.sensor}", spec.reader, spec.geometry, ", ".join(spec.variables),
                      spec.title)
-    _stdout_console().print(grid)
+    stdout_console().print(grid)
 
 
 def _parse_params(params: list[str] | None) -> dict[str, object]:
@@ -354,24 +327,10 @@ def sql_command(
     try:
         result = run_query(load_settings(lake=lake, catalog=catalog), query, _parse_params(param))
     except OceanlakeError as exc:
-        _fail(exc)
+        fail(exc)
     except Exception as exc:  # noqa: BLE001 - DuckDB errors are user errors here
-        _fail(exc)
-    if fmt is OutputFormat.json:
-        typer.echo(json.dumps(result.to_pylist(), default=str))
-    elif fmt is OutputFormat.csv:
-        import pyarrow.csv as pacsv
-
-        sink = sys.stdout.buffer
-        pacsv.write_csv(result, sink)
-        sink.flush()
-    else:
-        table = RichTable(*result.column_names, show_lines=False)
-        for row in result.to_pylist()[:1000]:
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
-        Console().print(table)
-        if result.num_rows > 1000:
-            console.print(f"({result.num_rows} rows, first 1000 shown; use --format csv for all)")
+        fail(exc)
+    print_table(result, fmt, max_rows=1000)
 
 
 @app.command("schema")
@@ -450,11 +409,15 @@ def demo_command(
     console.print(f"  oceanlake sql \"{GRANULES_QUERY}\"")
     console.print(f"  oceanlake sql \"{MATCHUPS_QUERY}\"\n")
     for query in (EXAMPLE_QUERY, MATCHUPS_QUERY):
-        result = run_query(settings, query)
-        table = RichTable(*result.column_names)
-        for row in result.to_pylist():
-            table.add_row(*(str(v) for v in row.values()))
-        Console().print(table)
+        print_table(run_query(settings, query), OutputFormat.table)
+
+
+# Verbs defined in their own modules (validation): registered here so `oceanlake --help` lists them.
+from flows.cli_report import report_command  # noqa: E402
+from flows.cli_stats import stats_command  # noqa: E402
+
+app.command("stats")(stats_command)
+app.command("report")(report_command)
 
 
 if __name__ == "__main__":

@@ -33,13 +33,15 @@ class Field:
 
 @dataclass(frozen=True)
 class Table:
-    """A lake table: ordered fields, natural key and partitioning."""
+    """A lake table: ordered fields, natural key, partitioning and the sort order of its data files."""
 
     name: str
     description: str
     fields: tuple[Field, ...]
     key: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = field(default_factory=tuple)
+    sorted_by: tuple[str, ...] = field(default_factory=tuple)
+    row_group_size: int | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -82,6 +84,8 @@ def tables() -> dict[str, Table]:
             fields=tuple(dictionary[c] for c in spec["columns"]),
             key=tuple(spec.get("key", ())),
             partition_by=tuple(spec.get("partition_by", ())),
+            sorted_by=tuple(spec.get("sorted_by", ())),
+            row_group_size=spec.get("row_group_size"),
         )
     return out
 

@@ -32,14 +32,42 @@ _TRANSIENT_MARKERS = ("database is locked", "conflict", "busy", "could not commi
                       "timed out", "slow down", "service unavailable", "502", "503", "504")
 
 
+#: Network failures of the object-store clients (s3fs/aiobotocore, Icechunk) when the endpoint is
+#: unreachable or overloaded; matched in the text of their exceptions.
+_NETWORK_MARKERS = ("could not connect to the endpoint", "connection refused", "connect timeout",
+                    "connection reset", "dispatch failure", "io error", "timed out", "slow down",
+                    "service unavailable", "serviceunavailable", "internalerror", "503", "502", "504")
+#: Failures named in messages that are not about the input itself (see :func:`looks_transient`).
+_MESSAGE_MARKERS = ("could not connect to the endpoint", "connection refused", "connection reset",
+                    "connection error", "connect timeout", "timed out", "dispatch failure", "service unavailable",
+                    "slow down", "database is locked", "http 503", "http 502", "http 504")
+#: Modules whose exceptions are network/store errors worth classifying by text.
+_IO_MODULES = ("botocore", "aiobotocore", "s3fs", "aiohttp", "icechunk", "urllib3", "requests", "fsspec")
+
+
 def is_transient(exc: BaseException) -> bool:
-    """True for errors worth retrying the whole transaction (lock, write conflict, network)."""
-    if isinstance(exc, TransientError):
+    """True for errors worth retrying the whole transaction or task (lock, write conflict, network).
+
+    DuckDB errors are classified by their text (lock, conflict, connection, timeouts); so are the
+    errors of the object-store clients (endpoint unreachable, 5xx, throttling). Connection and
+    timeout builtins are transient; an error caused by a transient one is too.
+    """
+    if isinstance(exc, TransientError | ConnectionError | TimeoutError):
         return True
-    if not isinstance(exc, duckdb.Error):
-        return False
     text = str(exc).lower()
-    return any(marker in text for marker in _TRANSIENT_MARKERS) and "constraint" not in text
+    if isinstance(exc, duckdb.Error):
+        return any(marker in text for marker in _TRANSIENT_MARKERS) and "constraint" not in text
+    module = type(exc).__module__.split(".", 1)[0]
+    if module in _IO_MODULES and any(marker in text for marker in _NETWORK_MARKERS):
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and is_transient(cause)
+
+
+def looks_transient(message: str) -> bool:
+    """True when an error message (e.g. a quarantine reason) names a network or lock failure, not bad input."""
+    text = message.lower()
+    return any(marker in text for marker in _MESSAGE_MARKERS)
 
 
 def utc_now() -> datetime:
@@ -102,17 +130,25 @@ class Lake:
 
     # -- schema -----------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
-        """Create missing tables (with partitioning) and create/refresh the SQL views, in one commit."""
+        """Create missing tables (partitioning, sort order) and create/refresh the SQL views, in one commit.
+
+        Table options (Parquet row-group size) need a committed table: they go in a second commit.
+        """
         existing = {r[0] for r in self.con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake'").fetchall()}
         view_tags = dict(self.con.execute(
             "SELECT view_name, comment FROM duckdb_views() WHERE database_name = 'lake' AND NOT internal").fetchall())
-        todo = []
+        todo, options = [], []
         for name, spec in lake_schema.tables().items():
             if name not in existing:
                 todo.append(spec.create_sql(name))
                 if spec.partition_by:
                     todo.append(f"ALTER TABLE {name} SET PARTITIONED BY ({', '.join(spec.partition_by)})")
+                if spec.sorted_by:  # files sorted for pruning by min/max statistics on common filters
+                    todo.append(f"ALTER TABLE {name} SET SORTED BY ({', '.join(spec.sorted_by)})")
+                if spec.row_group_size:  # table options apply to committed tables: a second commit
+                    options.append(f"CALL lake.set_option('parquet_row_group_size', {int(spec.row_group_size)}, "
+                                   f"table_name => '{name}')")
         for name, sql in lake_schema.views().items():
             tag = "oceanlake:" + hashlib.sha256(sql.encode()).hexdigest()[:16]
             if view_tags.get(name) != tag:
@@ -120,6 +156,8 @@ class Lake:
                 todo.append(f"COMMENT ON VIEW {name} IS '{tag}'")
         if todo:
             self.transaction(lambda con: [con.execute(s) for s in todo])
+        if options:
+            self.transaction(lambda con: [con.execute(s) for s in options])
 
     # -- transactions ---------------------------------------------------------------------------
     def _with_retries(self, fn: Callable[[], T]) -> T:
@@ -141,6 +179,7 @@ class Lake:
             self.con.execute("BEGIN TRANSACTION")
             try:
                 result = body(self.con)
+                _test_commit_hook(self.settings)
                 self.con.execute("COMMIT")
                 return result
             except BaseException:
@@ -247,6 +286,25 @@ class Lake:
         """Row count of a table or view."""
         lake_schema.table(table_name)  # validates the name
         return int(self.con.execute(f"SELECT count(*) FROM {table_name}").fetchone()[0])
+
+
+_commits_in_process = 0
+
+
+def _test_commit_hook(settings: Settings) -> None:
+    """Test-only fault hook (``OCEANLAKE_TEST_COMMIT_DELAY=SECONDS[@N]``): sleep before a COMMIT.
+
+    The fault tests kill the process while it sleeps here, inside an open transaction, to check
+    that nothing of the transaction becomes visible and that the next run completes the work.
+    """
+    global _commits_in_process
+    if settings.test_commit_delay is None:
+        return
+    _commits_in_process += 1
+    seconds, nth = settings.test_commit_delay
+    if nth is None or nth == _commits_in_process:
+        log.warning("TEST HOOK: commit #%d pending, sleeping %.1f s before COMMIT", _commits_in_process, seconds)
+        time.sleep(seconds)
 
 
 def known_checksums(con: duckdb.DuckDBPyConnection, checksums: Iterable[str]) -> set[str]:

@@ -15,7 +15,7 @@ runner = CliRunner()
 
 
 @pytest.mark.parametrize("args", [[], ["ingest"], ["ingest", "insitu"], ["ingest", "satellite"], ["sql"], ["schema"],
-                                  ["sample"], ["demo"], ["products"], ["matchup"], ["protocols"]])
+                                  ["sample"], ["demo"], ["products"], ["matchup"], ["protocols"], ["report"]])
 def test_every_verb_has_help(args):
     result = runner.invoke(app, [*args, "--help"])
     assert result.exit_code == 0, result.output
