@@ -17,6 +17,17 @@ Environment variables (all optional):
 ``OCEANLAKE_PROTOCOLS``     extra folders of match-up protocol definitions (``:``-separated)
 ==========================  ==================================================================
 
+Daily pipeline (``oceanlake run daily|backfill``, flows ``daily`` and ``backfill``; see ``docs/operations.md``):
+
+===============================  =============================================================
+``OCEANLAKE_PIPELINE_CONFIG``    pipeline config YAML (sources, match-up combinations, report);
+                                 example: ``deployments/pipeline.example.yaml``
+``OCEANLAKE_DASK_ADDRESS``       Dask scheduler of ``backfill`` with the dask task runner
+                                 (``DASK_SCHEDULER_ADDRESS`` also read); default: a LocalCluster
+``OCEANLAKE_TEST_COMMIT_DELAY``  test-only fault hook, ``SECONDS[@N]``: sleep before the N-th (or
+                                 every) lake COMMIT of the process, after logging a marker line
+===============================  =============================================================
+
 Remote catalogues (SOURCE ``cmr://``, ``cdse://``, ``cmems://``; see ``docs/remote-sources.md``):
 
 ================================  ============================================================
@@ -111,6 +122,9 @@ class Settings:
     product_dirs: tuple[str, ...] = ()
     protocol_dirs: tuple[str, ...] = ()
     remote: RemoteSettings = field(default_factory=RemoteSettings)
+    pipeline_config: str | None = None
+    dask_address: str | None = None
+    test_commit_delay: tuple[float, int | None] | None = None  # (seconds, n-th commit or None = every commit)
 
     @property
     def is_s3(self) -> bool:
@@ -202,6 +216,25 @@ def load_settings(
     protocol_dirs = base.protocol_dirs if base else tuple(
         p for p in env.get("OCEANLAKE_PROTOCOLS", "").split(":") if p)
     remote = base.remote if base else _remote_settings(env)
+    pipeline_config = base.pipeline_config if base else (env.get("OCEANLAKE_PIPELINE_CONFIG") or None)
+    dask_address = base.dask_address if base else (
+        env.get("OCEANLAKE_DASK_ADDRESS") or env.get("DASK_SCHEDULER_ADDRESS") or None)
+    commit_delay = base.test_commit_delay if base else _commit_delay(env.get("OCEANLAKE_TEST_COMMIT_DELAY"))
     return Settings(lake=lake, catalog=_validate_catalog(catalog), cache_dir=cache_dir, s3=s3,
                     threads=threads, memory_limit=memory, product_dirs=product_dirs, protocol_dirs=protocol_dirs,
-                    remote=remote)
+                    remote=remote, pipeline_config=pipeline_config, dask_address=dask_address,
+                    test_commit_delay=commit_delay)
+
+
+def _commit_delay(value: str | None) -> tuple[float, int | None] | None:
+    """Parse the test-only ``OCEANLAKE_TEST_COMMIT_DELAY`` hook: ``SECONDS`` or ``SECONDS@N``."""
+    if not value:
+        return None
+    seconds, _, nth = value.partition("@")
+    try:
+        parsed = (float(seconds), int(nth) if nth else None)
+    except ValueError:
+        raise ConfigError(f"OCEANLAKE_TEST_COMMIT_DELAY {value!r}: use SECONDS or SECONDS@N (N-th commit)") from None
+    if parsed[0] < 0 or (parsed[1] is not None and parsed[1] < 1):
+        raise ConfigError(f"OCEANLAKE_TEST_COMMIT_DELAY {value!r}: SECONDS >= 0 and N >= 1")
+    return parsed

@@ -219,9 +219,9 @@ def _write_to_session(dataset: xr.Dataset, session: icechunk.Session, mode: str,
                     zarr_format=3, align_chunks=align)
 
 
-def _stored_coordinate(group: zarr.Group, name: str) -> np.ndarray | None:
-    """Values of a stored 1-D coordinate, CF-decoded for times (None when absent)."""
-    if name not in group.array_keys():
+def _stored_coordinate(group: zarr.Group, name: str, names: set[str] | None = None) -> np.ndarray | None:
+    """Values of a stored 1-D coordinate, CF-decoded for times (None when absent; ``names``: the group's arrays)."""
+    if name not in (set(group.array_keys()) if names is None else names):
         return None
     array = group[name]
     values = array[:]
@@ -239,12 +239,13 @@ def _overwrite_existing(dataset: xr.Dataset, session: icechunk.Session, dim: str
         ValueError: when a coordinate of ``same_coords`` differs from the cube's (another grid).
     """
     group = zarr.open_group(session.store, mode="r", zarr_format=3)
+    names = set(group.array_keys())
     for name in same_coords:
-        stored = _stored_coordinate(group, name)
+        stored = _stored_coordinate(group, name, names)
         if stored is not None and name in dataset.coords and not np.array_equal(stored, dataset[name].values):
             raise ValueError(f"its {name} coordinate differs from the cube's; a product definition must map "
                              "each grid to its own cube (its `cube` template)")
-    existing = _stored_coordinate(group, dim)
+    existing = _stored_coordinate(group, dim, names)
     position = {value: i for i, value in enumerate(existing)}
     new_values = dataset[dim].values
     repeated = [v for v in new_values if v in position]
@@ -254,6 +255,8 @@ def _overwrite_existing(dataset: xr.Dataset, session: icechunk.Session, dim: str
         piece = piece.drop_vars([n for n, v in piece.variables.items() if dim not in v.dims])
         piece.to_zarr(session.store, region={dim: slice(index, index + 1)}, consolidated=False, zarr_format=3,
                       align_chunks=True)
+    if not repeated and dim in dataset.indexes and dataset.indexes[dim].is_unique:
+        return dataset  # all new: append as is (selecting them all would copy every array)
     if len(repeated) == len(new_values):
         return None
     return dataset.sel({dim: [v for v in new_values if v not in position]})

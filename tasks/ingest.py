@@ -23,7 +23,7 @@ import lake_schema
 from tasks import quality
 from tasks.config import Settings
 from tasks.errors import OceanlakeError
-from tasks.lake import Lake, conform, utc_now
+from tasks.lake import Lake, conform, is_transient, utc_now
 from tasks.readers.base import ReadResult
 from tasks.readers.registry import open_file, source_kind
 from tasks.sources import IndexFilter, discover, local_copy, sha256_file, size_bytes
@@ -202,6 +202,8 @@ def _flush(lake: Lake, chunk: _Chunk, summary: IngestSummary) -> None:
     try:
         written = lake.transaction(body)
     except Exception as exc:  # noqa: BLE001 - isolate the culprit by committing file by file
+        if is_transient(exc):  # the store is unreachable (retries exhausted): fail the run for a later retry
+            raise
         if len(chunk.files) > 1:
             log.warning("chunk commit failed (%s); retrying file by file", exc)
             for f in chunk.files:
@@ -250,9 +252,14 @@ def release_memory() -> None:
 
 
 def _sanity_check(lake: Lake, summary: IngestSummary) -> None:
-    """Rows recorded for this run must match what the run believes it wrote."""
+    """Every file this run believes it ingested must be recorded in ``ingested_files``.
+
+    Counted per run id and kind: a pipeline run ingests several kinds under one run id, and a
+    retried run (same id) also finds the files its failed attempt had already committed.
+    """
     recorded = lake.con.execute(
-        "SELECT count(*) FROM ingested_files WHERE run_id = ?", [summary.run_id]).fetchone()[0]
-    if recorded != summary.files_ingested:
+        "SELECT count(*) FROM ingested_files WHERE run_id = ? AND source_kind = ?",
+        [summary.run_id, summary.kind]).fetchone()[0]
+    if recorded < summary.files_ingested:
         raise OceanlakeError(f"run {summary.run_id}: {summary.files_ingested} files ingested but "
                              f"{recorded} recorded in ingested_files; the lake may be inconsistent")

@@ -1,23 +1,40 @@
 """Satellite ingestion: discover → checksum → read (product definition) → gate → cube commit → catalog row.
 
 Each granule is one Icechunk commit (grid products append or overwrite their time slice; swath
-and binned granules replace their own Zarr group) followed by one DuckLake commit recording the
-granule in ``granule_versions``. A crash between the two leaves a cube commit without catalog
-row; the next run re-ingests the file and rewrites the same slice or group, so nothing is
-duplicated. Bad files go to ``quarantine`` and the run continues.
+and binned granules replace their own Zarr group); the written granules are then recorded in
+``granule_versions`` by one DuckLake commit per :data:`BATCH_GRANULES` granules. A crash between
+the two leaves cube commits without catalog rows; the next run re-ingests those files and
+rewrites the same slices or groups, so nothing is duplicated. Bad files go to ``quarantine`` and
+the run continues.
+
+Granules flow through a pipeline in discovery order: a hasher thread fetches and checksums the
+next files, a reader thread decodes the next granule(s) and computes their catalog rows while the
+calling thread gates and writes the current one (HDF5 decompression, hashing, Blosc compression,
+Icechunk and DuckDB release the GIL). All lake access stays on the calling thread: it looks the
+checksums up in the catalog (one query for the files hashed ahead) before they are decoded, runs
+one quality-gate call for the current granule and those already decoded after it (rows are judged
+independently), and looks up their current versions together. Memory holds the granule being
+written plus at most :data:`READ_AHEAD_BYTES` (at least one granule) decoded ahead, whatever the
+number of files. Swath and binned variables stored packed (scaled integers) are packed while they
+are decoded (see :func:`_load`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import re
 import shutil
+import sys
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import dask
 import numpy as np
 import pyarrow as pa
 import xarray as xr
@@ -37,13 +54,45 @@ from tasks.sources import discover, fetch, sha256_file, size_bytes
 
 log = logging.getLogger(__name__)
 
+try:
+    _LIBC = ctypes.CDLL("libc.so.6") if sys.platform.startswith("linux") else None
+    _LIBC.malloc_trim  # noqa: B018 - glibc only (not musl)
+except (OSError, AttributeError):  # pragma: no cover
+    _LIBC = None
 
-#: A batch of granules is gated in one great-expectations run and recorded in one catalog commit;
-#: it holds at most this many granules and this many bytes of eagerly loaded data.
+try:  # the encoder xarray's Zarr backend applies to every variable it writes
+    from xarray.backends.zarr import encode_zarr_variable as _encode_zarr_variable
+except ImportError:  # pragma: no cover - another xarray layout: variables are packed at write time
+    _encode_zarr_variable = None
+
+
+#: Written granules are recorded in the catalog by one DuckLake commit per this many granules.
 BATCH_GRANULES = 8
-BATCH_BYTES = 512 * 2**20
+#: Decoded data read ahead of the granule being written: as many granules as fit (at least one,
+#: at most MAX_READ_AHEAD), so memory stays within one granule plus this, whatever the file count.
+#: Small granules (a 26 MB L3m day) get several: the gate and the catalog look-ups then serve
+#: several granules per call.
+READ_AHEAD_BYTES = 128 * 2**20
+MAX_READ_AHEAD = 4
+#: Files checksummed ahead of the reader (their catalog look-ups are one query); downloads of
+#: remote files are fewer, they take disk space.
+HASH_AHEAD = 8
+FETCH_AHEAD = 2
+#: Granules decoded while the lake opens, before their catalog look-up (wasted work only when they
+#: turn out to be in the lake already).
+SPECULATIVE_READS = 2
 #: Granules up to this size are decoded once into memory (coverage and cube write share the read).
 EAGER_BYTES = 256 * 2**20
+
+
+@dataclass
+class _Fetched:
+    url: str
+    path: Path
+    tmp_dir: Path | None
+    checksum: str
+
+
 @dataclass
 class _Pending:
     url: str
@@ -51,8 +100,10 @@ class _Pending:
     size: int
     granule: Granule
     row: pa.Table
-    nbytes: int
     tmp_dir: Path | None
+    nbytes: int = 0  # decoded bytes held in memory
+    gated: bool = False
+    refusal: str | None = None  # the gate's reason when it refused the granule
 
 
 @dataclass
@@ -61,6 +112,9 @@ class _Refused:
     stage: str
     reason: str
     checksum: str | None
+
+
+_Result = _Pending | _Refused | None
 
 
 def ingest_satellite(
@@ -87,33 +141,119 @@ def ingest_satellite(
     summary = IngestSummary(run_id=run_id or uuid.uuid4().hex, kind=product.id)
     urls = discover(sources, product.file_patterns, settings)
     summary.files_found = len(urls)
-    with Lake(settings) as lake:
-        batch: list[_Pending] = []
-        seen: set[str] = set()
-        for done, url in enumerate(urls, start=1):
-            result = _read_one(lake, product, url, settings, summary.run_id)
-            if result is None or (isinstance(result, _Pending) and result.checksum in seen):
-                summary.files_skipped += 1
-                _cleanup(result)
-            elif isinstance(result, _Refused):
-                _reject(lake, result.url, result.stage, result.reason, result.checksum, summary)
-            else:
-                seen.add(result.checksum)
-                if any(p.granule.granule_key == result.granule.granule_key for p in batch):
-                    batch = _flush(lake, product, batch, summary)  # two versions of one granule: in order
-                batch.append(result)
-                if len(batch) >= BATCH_GRANULES or sum(p.nbytes for p in batch) >= BATCH_BYTES:
-                    batch = _flush(lake, product, batch, summary)
+    with _Pipeline(product, urls, settings, summary.run_id) as pipeline, Lake(settings) as lake:
+        run = _Run(lake, product, summary)
+        for index in range(len(urls)):
+            run.take(pipeline.get(index, lake), pipeline.decoded_after(index))
             if progress:
-                progress(done, len(urls))
-        _flush(lake, product, batch, summary)
+                progress(index + 1, len(urls))
+        run.record()
         summary.snapshot_id = lake.snapshot_id()
     log.info("ingest %s: %s", product.id, summary.as_dict())
     return summary
 
 
-def _cleanup(result: _Pending | _Refused | None) -> None:
-    if isinstance(result, _Pending) and result.tmp_dir is not None:
+class _Pipeline:
+    """Fetch + checksum and open + decode granules ahead of the caller, on two worker threads.
+
+    Results come back in discovery order. Only the calling thread touches the lake: it asks the
+    catalog whether a checksum is known before handing the file to the reader, so files already
+    in the lake are not decoded - except the first :data:`SPECULATIVE_READS` ones, decoded while
+    the caller opens the lake and checked when handed out. Hashing, HDF5 decompression (netCDF4
+    releases the GIL) and the caller's Blosc compression, Icechunk and DuckDB I/O overlap.
+    """
+
+    def __init__(self, product: ProductDef, urls: list[str], settings: Settings, run_id: str):
+        self.product, self.urls, self.settings, self.run_id = product, urls, settings, run_id
+        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="oceanlake-hash")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="oceanlake-read")
+        self._hashes: dict[int, Future] = {}
+        self._reads: dict[int, Future] = {}
+        self._next_hash = self._next_read = 0
+        self._granule_bytes = 0  # decoded size of the last granule read
+        self._unchecked: dict[int, Future] = {}  # hashes of granules read before their catalog look-up
+        self._known: dict[str, bool] = {}  # catalog look-ups of checksums made ahead
+        self._hash_ahead = FETCH_AHEAD if any("://" in url for url in urls) else HASH_AHEAD
+        self._submit_hashes(2 + self._hash_ahead)
+        for index in range(min(SPECULATIVE_READS, len(urls))):  # while the lake opens
+            self._unchecked[index] = hashed = self._hashes.pop(index)
+            self._reads[index] = self._reader.submit(_read_hashed, product, hashed, run_id)
+            self._next_read = index + 1
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Stop the workers and delete the downloads of granules never handed out."""
+        for pool in (self._hasher, self._reader):
+            pool.shutdown(wait=True, cancel_futures=True)
+        for future in [*self._hashes.values(), *self._unchecked.values(), *self._reads.values()]:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                _cleanup(future.result())
+        self._hashes.clear()
+        self._unchecked.clear()
+        self._reads.clear()
+
+    def _submit_hashes(self, upto: int) -> None:
+        while self._next_hash < min(upto, len(self.urls)):
+            self._hashes[self._next_hash] = self._hasher.submit(_fetch, self.urls[self._next_hash], self.settings)
+            self._next_hash += 1
+
+    def _submit_reads(self, upto: int, lake: Lake) -> None:
+        while self._next_read < min(upto, len(self.urls)):
+            index = self._next_read
+            self._next_read += 1
+            self._submit_hashes(index + 1 + self._hash_ahead)
+            self._look_up(index, lake)
+            fetched = _check_known(lake, self._hashes.pop(index).result(), self._known)
+            if isinstance(fetched, _Fetched):
+                self._reads[index] = self._reader.submit(_read, self.product, fetched, self.run_id)
+            else:
+                self._reads[index] = done = Future()
+                done.set_result(fetched)
+
+    def _look_up(self, index: int, lake: Lake) -> None:
+        """Ask the catalog in one query about granule ``index`` and the files already hashed after it."""
+        checksums = []
+        for j in range(index, self._next_hash):
+            future = self._hashes.get(j, self._unchecked.get(j))
+            if future is None or (j > index and not future.done()):
+                break
+            fetched = future.result()
+            if isinstance(fetched, _Fetched) and fetched.checksum not in self._known:
+                checksums.append(fetched.checksum)
+        if len(checksums) > 1:  # a single one is looked up by _check_known, with its error handling
+            with contextlib.suppress(Exception):
+                known = lake.known_checksums(checksums)
+                self._known.update((c, c in known) for c in checksums)
+
+    def get(self, index: int, lake: Lake) -> _Result:
+        """Result of granule ``index`` (the next ones start decoding first)."""
+        ahead = min(MAX_READ_AHEAD, max(1, READ_AHEAD_BYTES // self._granule_bytes)) if self._granule_bytes else 1
+        self._submit_reads(index + 1 + ahead, lake)
+        result = self._reads.pop(index).result()
+        if index in self._unchecked:  # read before the lake was open: skip it now if already ingested
+            self._look_up(index, lake)
+            fetched = self._unchecked.pop(index).result()
+            checked = _check_known(lake, fetched, self._known)
+            if checked is not fetched:
+                _cleanup(result)
+                return checked
+        if isinstance(result, _Pending):
+            self._granule_bytes = result.nbytes
+        return result
+
+    def decoded_after(self, index: int) -> list[_Pending]:
+        """Granules after ``index`` already decoded (not waited for)."""
+        out = []
+        while (future := self._reads.get(index := index + 1)) is not None and future.done():
+            if isinstance(result := future.result(), _Pending):
+                out.append(result)
+        return out
+
+
+def _cleanup(result: _Fetched | _Pending | _Refused | None) -> None:
+    if isinstance(result, (_Fetched, _Pending)) and result.tmp_dir is not None:
         shutil.rmtree(result.tmp_dir, ignore_errors=True)
 
 
@@ -130,76 +270,212 @@ def _describe_failure(url: str, exc: BaseException) -> str:
     return f"{url}: {type(exc).__name__}: {text}"
 
 
-def _read_one(lake: Lake, product: ProductDef, url: str, settings: Settings, run_id: str) -> _Pending | _Refused | None:
-    """Fetch, checksum and read one granule and compute its catalog row (no lake writes).
-
-    Args:
-        lake: the lake (its catalog tells which checksums are already ingested).
-        product: the product definition.
-        url: the granule's file or folder.
-        settings: lake settings.
-        run_id: the run id recorded in the row.
-
-    Returns:
-        The pending granule, a refusal, or None when the file is already in the lake.
-    """
-    checksum, stage, tmp_dir = None, "fetch", None
+def _fetch(url: str, settings: Settings) -> _Fetched | _Refused:
+    """Fetch and checksum one granule (hasher thread)."""
+    checksum, tmp_dir = None, None
     try:
         path, tmp_dir = fetch(url, settings)
         checksum = sha256_file(path)
-        if lake.known_checksums([checksum]):
-            if tmp_dir is not None:
-                shutil.rmtree(tmp_dir, ignore_errors=True)
-            return None
-        stage = "read"
-        granule = open_granule(product, path)
-        nbytes = granule.dataset.nbytes
-        if nbytes <= EAGER_BYTES:  # decode once: coverage and the cube write use the same arrays
-            granule.dataset = granule.dataset.load()
-        stage = "validate"
-        row = _granule_row(product, granule, url, checksum, run_id)
-        return _Pending(url, checksum, size_bytes(path), granule, row, nbytes if nbytes <= EAGER_BYTES else 0,
-                        tmp_dir)
+        return _Fetched(url, path, tmp_dir, checksum)
     except Exception as exc:  # noqa: BLE001 - one bad granule must not stop the batch
         if tmp_dir is not None:
             shutil.rmtree(tmp_dir, ignore_errors=True)
-        return _Refused(url, stage, _describe_failure(url, exc), checksum)
+        return _Refused(url, "fetch", _describe_failure(url, exc), checksum)
 
 
-def _flush(lake: Lake, product: ProductDef, batch: list[_Pending], summary: IngestSummary) -> list[_Pending]:
-    """Gate the batch, write each passing granule's cube commit, record them in one catalog commit.
+def _check_known(lake: Lake, fetched: _Fetched | _Refused, looked_up: dict[str, bool]) -> _Fetched | _Refused | None:
+    """The fetched granule, or None when its checksum is already in the lake (calling thread).
+
+    ``looked_up`` holds answers of the catalog fetched ahead; a checksum this run ingests after
+    its look-up is caught by the run's own duplicate check.
+    """
+    if not isinstance(fetched, _Fetched):
+        return fetched
+    try:
+        known = looked_up[fetched.checksum] if fetched.checksum in looked_up else \
+            lake.known_checksums([fetched.checksum])
+    except Exception as exc:  # noqa: BLE001 - one bad granule must not stop the batch
+        _cleanup(fetched)
+        return _Refused(fetched.url, "fetch", _describe_failure(fetched.url, exc), fetched.checksum)
+    if known:
+        _cleanup(fetched)
+        return None
+    return fetched
+
+
+def _read_hashed(product: ProductDef, hashed: Future, run_id: str) -> _Pending | _Refused:
+    """:func:`_read` once the hasher is done with the file (reader thread)."""
+    fetched = hashed.result()
+    return _read(product, fetched, run_id) if isinstance(fetched, _Fetched) else fetched
+
+
+def _read(product: ProductDef, fetched: _Fetched, run_id: str) -> _Pending | _Refused:
+    """Open and decode one granule and compute its catalog row, no lake access (reader thread).
+
+    Args:
+        product: the product definition.
+        fetched: the granule's local file or folder and checksum.
+        run_id: the run id recorded in the row.
 
     Returns:
-        A new empty batch.
+        The pending granule or a refusal.
     """
-    if not batch:
-        return []
+    url, path = fetched.url, fetched.path
+    stage = "read"
     try:
-        _gate_and_write(lake, product, batch, summary)
-    finally:
-        for pending in batch:
-            _cleanup(pending)
-    return []
+        granule = open_granule(product, path)
+        band, nbytes = None, 0
+        if granule.dataset.nbytes <= EAGER_BYTES:  # decode once: coverage and the cube write share the arrays
+            granule.dataset, band = _load(product, granule.dataset)
+            nbytes = granule.dataset.nbytes
+        stage = "validate"
+        row = _granule_row(product, granule, url, fetched.checksum, run_id, band)
+        return _Pending(url, fetched.checksum, size_bytes(path), granule, row, fetched.tmp_dir, nbytes)
+    except Exception as exc:  # noqa: BLE001 - one bad granule must not stop the batch
+        _cleanup(fetched)
+        return _Refused(url, stage, _describe_failure(url, exc), fetched.checksum)
 
 
-def _gate_and_write(lake: Lake, product: ProductDef, batch: list[_Pending], summary: IngestSummary) -> None:
-    gate = quality.gate("granule_versions", pa.concat_tables([p.row for p in batch]))
-    refused = {r["row"]: r["reason"] for r in gate.rejected}
-    rows, files = [], []
-    for index, pending in enumerate(batch):
-        if index in refused:
-            _reject(lake, pending.url, "validate", f"{pending.url}: {refused[index]}", pending.checksum, summary)
-            continue
+def _load(product: ProductDef, ds: xr.Dataset) -> tuple[xr.Dataset, xr.DataArray | None]:
+    """The granule decoded into memory in one pass, and the main variable's coverage band if it was packed.
+
+    Variables of swath and binned granules that the cube stores CF-packed (floats whose encoding
+    packs them into integers with ``scale_factor``/``add_offset`` and a ``_FillValue``, e.g. PACE
+    OCI Rrs as int16) are packed chunk by chunk as they are decoded, by xarray's own Zarr encoder:
+    the arithmetic the write would apply to the whole float array, so the stored bytes and
+    attributes are the same, without holding the floats nor packing them again at write time. When
+    the main variable is one of them, its coverage band (:func:`_coverage`) is decoded in the same
+    pass. Grid granules keep floats: appends are packed with the encoding stored in the cube.
+    """
+    packed = {} if product.geometry == "grid" or _encode_zarr_variable is None else \
+        {name: var for name, var in ds.data_vars.items() if _packable(var)}
+    if not packed:
+        return ds.load(), None
+    out = ds.copy()
+    for name, var in packed.items():
+        out[name] = _packed_lazily(str(name), var.variable)
+    band = None
+    main = _main_variable_or_none(product, ds)
+    if main in packed:
+        band = ds[main]
+        if "wavelength" in band.dims:
+            band = band.isel(wavelength=band.sizes["wavelength"] // 2)
+        out, band = dask.compute(out, band)  # the band's chunks are decoded once
+    return out.load(), band
+
+
+def _packable(var: xr.DataArray) -> bool:
+    """Whether ``var`` is lazy float data that its encoding packs into integers (scalar scale/offset, a fill value)."""
+    enc, attrs = var.encoding, var.attrs
+    return (var.dtype.kind == "f" and var.chunks is not None
+            and ("scale_factor" in enc or "add_offset" in enc)
+            and np.dtype(enc.get("dtype", var.dtype)).kind in "iu"
+            and enc.get("_FillValue") is not None and "missing_value" not in enc and "_Unsigned" not in enc
+            and np.ndim(enc.get("scale_factor", 1)) == 0 and np.ndim(enc.get("add_offset", 0)) == 0
+            and not any(k in attrs for k in ("scale_factor", "add_offset", "_FillValue", "missing_value"))
+            and " since " not in str(attrs.get("units", "")))
+
+
+def _packed_lazily(name: str, var: xr.Variable) -> xr.Variable:
+    """``var`` packed chunk by chunk (dask) as the Zarr writer would encode it, with the attributes it would write."""
+    encoding = dict(var.encoding)
+    sample = xr.Variable(var.dims, np.zeros((1,) * var.ndim, var.dtype), dict(var.attrs), dict(encoding))
+    meta = _encode_zarr_variable(sample, name=name, zarr_format=3)  # attributes, dtype, remaining encoding
+    data = var.data.map_blocks(_pack_block, var.dims, encoding, name, dtype=meta.dtype)
+    return xr.Variable(var.dims, data, meta.attrs, meta.encoding)
+
+
+def _pack_block(block: np.ndarray, dims: tuple, encoding: dict, name: str) -> np.ndarray:
+    return np.asarray(_encode_zarr_variable(xr.Variable(dims, block, {}, dict(encoding)), name=name,
+                                            zarr_format=3).values)
+
+
+class _Run:
+    """The calling thread's side: quality gate, cube commit per granule, catalog commit per batch."""
+
+    def __init__(self, lake: Lake, product: ProductDef, summary: IngestSummary):
+        self.lake, self.product, self.summary = lake, product, summary
+        self.seen: set[str] = set()
+        self.rows: list[pa.Table] = []  # written granules not yet recorded in the catalog
+        self.files: list[pa.Table] = []
+        self.keys: set[str] = set()
+        self.current: dict[str, tuple[str, str | None] | None] = {}  # catalog look-ups since the last record()
+
+    def take(self, result: _Result, decoded: list[_Pending]) -> None:
+        """Handle the next granule in discovery order (``decoded``: granules after it, already read)."""
+        lake, summary = self.lake, self.summary
+        if result is None or (isinstance(result, _Pending) and result.checksum in self.seen):
+            summary.files_skipped += 1
+            _cleanup(result)
+            return
+        if isinstance(result, _Refused):
+            _reject(lake, result.url, result.stage, result.reason, result.checksum, summary)
+            return
+        self.seen.add(result.checksum)
         try:
-            rows.append(_write_data(lake, product, pending.granule, pending.row, pending.checksum))
-        except Exception as exc:  # noqa: BLE001 - the granule's commit was not made; others continue
-            _reject(lake, pending.url, "write", _describe_failure(pending.url, exc), pending.checksum, summary)
-            continue
-        files.append(_file_row(product, pending, rows[-1], summary))
-    if rows:
-        _commit_catalog(lake, pa.concat_tables(rows), pa.concat_tables(files))
-        summary.files_ingested += len(rows)
-        summary.rows_written["granule_versions"] = summary.rows_written.get("granule_versions", 0) + len(rows)
+            if not result.gated:  # one great-expectations run for it and the granules read meanwhile
+                _gate([result, *(p for p in decoded if not p.gated)])
+            if result.refusal is not None:
+                _reject(lake, result.url, "validate", f"{result.url}: {result.refusal}", result.checksum, summary)
+                return
+            key = result.granule.granule_key
+            if key in self.keys:
+                self.record()  # two versions of one granule: the catalog sees the first before the second
+            if key not in self.current:  # one look-up for it and the granules read meanwhile
+                keys = {key} | {p.granule.granule_key for p in decoded if p.refusal is None}
+                self.current.update(_current_versions(lake, self.product, keys - self.current.keys()))
+            try:
+                row = _write_data(lake, self.product, result.granule, result.row, result.checksum,
+                                  self.current[key])
+            except Exception as exc:  # noqa: BLE001 - the granule's commit was not made; others continue
+                _reject(lake, result.url, "write", _describe_failure(result.url, exc), result.checksum, summary)
+                return
+            self.rows.append(row)
+            self.files.append(_file_row(self.product, result, row, summary))
+            self.keys.add(result.granule.granule_key)
+            if len(self.rows) >= BATCH_GRANULES:
+                self.record()
+        finally:
+            _cleanup(result)
+            result.granule.dataset = None  # free the decoded arrays before the next granule arrives
+            _trim_heap()
+
+    def record(self) -> None:
+        """Record the written granules in one catalog commit."""
+        if not self.rows:
+            return
+        rows, files = pa.concat_tables(self.rows), pa.concat_tables(self.files)
+        self.rows, self.files, self.keys, self.current = [], [], set(), {}
+        _commit_catalog(self.lake, rows, files)
+        self.summary.files_ingested += rows.num_rows
+        self.summary.rows_written["granule_versions"] = \
+            self.summary.rows_written.get("granule_versions", 0) + rows.num_rows
+
+
+def _trim_heap() -> None:
+    """Hand the pages freed with a granule back to the OS (glibc ``malloc_trim``; no-op elsewhere).
+
+    Granules are decoded, packed and compressed on several threads, each allocating from its own
+    glibc arena; without trimming, the arenas' free pages add up granule after granule and the
+    resident size creeps up with the number of files. A trim costs a few milliseconds.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _gate(group: list[_Pending]) -> None:
+    """Run the quality gate on the rows of ``group`` (rows are judged independently)."""
+    gate = quality.gate("granule_versions", pa.concat_tables([p.row for p in group]))
+    refused = {r["row"]: r["reason"] for r in gate.rejected}
+    for index, pending in enumerate(group):
+        pending.gated, pending.refusal = True, refused.get(index)
+
+
+def _main_variable_or_none(product: ProductDef, ds: xr.Dataset) -> str | None:
+    try:
+        return _main_variable(product, ds)
+    except InvalidFile:
+        return None
 
 
 def _main_variable(product: ProductDef, ds: xr.Dataset) -> str:
@@ -211,26 +487,69 @@ def _main_variable(product: ProductDef, ds: xr.Dataset) -> str:
     raise InvalidFile(f"none of the variables {list(product.variables)} of {product.id} is in the granule")
 
 
-def _coverage(product: ProductDef, granule: Granule) -> tuple[float, float, int]:
-    """Valid fraction and implausible fraction of the main variable, and the pixel count."""
+def _coverage(product: ProductDef, granule: Granule, band: xr.DataArray | None = None) -> tuple[float, float, int]:
+    """Valid fraction and implausible fraction of the main variable, and the pixel count.
+
+    The main variable is judged on its middle wavelength when spectral; ``band`` is that band
+    already decoded (when the granule holds the variable packed).
+    """
     ds = granule.dataset
     name = _main_variable(product, ds)
     data = ds[name]
     spatial = [d for d in data.dims if d not in ("time", "wavelength")]
-    if "wavelength" in data.dims:
+    if band is not None:
+        data = band
+    elif "wavelength" in data.dims:
         data = data.isel(wavelength=data.sizes["wavelength"] // 2)
-    valid = data.notnull()
+    bad = None
     if product.flags is not None and "flags" in ds:
         bad = invalid_mask(ds["flags"], product.flags.invalid, granule.granule_id)
-        if bad is not None:
-            valid = valid & ~bad
     field = lake_schema.fields()[name]
     low = -np.inf if field.valid_min is None else field.valid_min
     high = np.inf if field.valid_max is None else field.valid_max
-    implausible = valid & ((data < low) | (data > high))
-    n_valid, n_bad = (int(x) for x in xr.Dataset({"v": valid.sum(), "b": implausible.sum()}).compute().to_array())
     n_pixels = int(np.prod([data.sizes[d] for d in spatial + (["time"] if "time" in data.dims else [])]))
+    counts = _count_numpy(data, bad, low, high)
+    if counts is None:  # lazy (dask) arrays or non-float data: xarray, chunk by chunk
+        valid = data.notnull()
+        if bad is not None:
+            valid = valid & ~bad
+        implausible = valid & ((data < low) | (data > high))
+        counts = (int(x) for x in xr.Dataset({"v": valid.sum(), "b": implausible.sum()}).compute().to_array())
+    n_valid, n_bad = counts
     return (n_valid / n_pixels if n_pixels else 0.0), (n_bad / n_valid if n_valid else 0.0), n_pixels
+
+
+def _count_numpy(data: xr.DataArray, bad: xr.DataArray | None, low: float, high: float) -> tuple[int, int] | None:
+    """Valid and implausible pixel counts of in-memory float data (None: use the xarray path).
+
+    Same result as ``notnull() & ~bad`` and ``valid & ((data < low) | (data > high))`` (NaN
+    compares false), in a few numpy passes without temporaries of xarray objects.
+    """
+    if data.dtype.kind != "f" or not isinstance(data.variable._data, np.ndarray):
+        return None
+    values = data.values
+    if bad is not None:
+        if set(bad.dims) != set(data.dims) or not isinstance(bad.variable._data, np.ndarray):
+            return None
+        invalid = bad.transpose(*data.dims).values
+        if invalid.shape != values.shape:
+            return None
+        valid = ~np.isnan(values)
+        valid &= ~invalid
+        n_valid = int(np.count_nonzero(valid))
+    else:
+        valid = None
+        n_valid = values.size - int(np.count_nonzero(np.isnan(values)))
+    if np.isneginf(low) and np.isposinf(high):
+        return n_valid, 0
+    outside = np.zeros(values.shape, dtype=bool)
+    if not np.isneginf(low):
+        np.less(values, low, out=outside)
+    if not np.isposinf(high):
+        outside |= values > high
+    if valid is not None:
+        outside &= valid
+    return n_valid, int(np.count_nonzero(outside))
 
 
 def _time_in_coverage(granule: Granule) -> bool:
@@ -246,8 +565,9 @@ def _cube_name(product: ProductDef, granule: Granule) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-def _granule_row(product: ProductDef, granule: Granule, url: str, checksum: str, run_id: str) -> pa.Table:
-    valid_fraction, implausible, n_pixels = _coverage(product, granule)
+def _granule_row(product: ProductDef, granule: Granule, url: str, checksum: str, run_id: str,
+                 band: xr.DataArray | None = None) -> pa.Table:
+    valid_fraction, implausible, n_pixels = _coverage(product, granule, band)
     lon_min, lat_min, lon_max, lat_max = granule.bbox
     row = {
         "product": product.id, "granule_id": granule.granule_id, "granule_key": granule.granule_key,
@@ -268,11 +588,16 @@ def _version_key(version: str | None) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", version or ""))
 
 
-def _current_version(lake: Lake, product: ProductDef, key: str) -> tuple[str, str | None] | None:
-    row = lake.con.execute(
-        "SELECT granule_id, processing_version FROM granule_versions WHERE product = ? AND granule_key = ? "
-        "AND is_current", [product.id, key]).fetchone()
-    return (row[0], row[1]) if row else None
+def _current_versions(lake: Lake, product: ProductDef, keys: set[str]) -> dict[str, tuple[str, str | None] | None]:
+    """(granule_id, processing_version) of the current version of each granule key (None: none yet)."""
+    found: dict[str, tuple[str, str | None] | None] = dict.fromkeys(keys)
+    rows = lake.con.execute(
+        "SELECT granule_key, granule_id, processing_version FROM granule_versions WHERE product = $1 "
+        "AND granule_key IN (SELECT unnest($2)) AND is_current", [product.id, sorted(keys)]).fetchall()
+    for key, granule_id, version in rows:
+        if found[key] is None:
+            found[key] = (granule_id, version)
+    return found
 
 
 #: Target size of one stored chunk (uncompressed, in the stored dtype): a 5x5 match-up window
@@ -303,11 +628,14 @@ def _chunked(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def _write_data(lake: Lake, product: ProductDef, granule: Granule, row: pa.Table, checksum: str) -> pa.Table:
-    """Commit the granule's data to its cube (unless a newer version is current); return the row to record."""
+def _write_data(lake: Lake, product: ProductDef, granule: Granule, row: pa.Table, checksum: str,
+                current: tuple[str, str | None] | None) -> pa.Table:
+    """Commit the granule's data to its cube (unless a newer version is current); return the row to record.
+
+    ``current`` is the (granule_id, processing_version) of the granule key's current version.
+    """
     settings = lake.settings
     values = row.to_pylist()[0]
-    current = _current_version(lake, product, granule.granule_key)
     newer_exists = current is not None and current[0] != granule.granule_id and \
         _version_key(current[1]) > _version_key(granule.processing_version)
     ds = _chunked(granule.dataset)
@@ -342,11 +670,33 @@ def _commit_catalog(lake: Lake, rows: pa.Table, files: pa.Table) -> None:
     """Record granules (replacing older versions of the same granule_key) and their files, atomically."""
 
     def body(con) -> None:
-        for values in rows.to_pylist():
-            if values["is_current"]:  # older versions of the same granule leave the granules view
+        current = [values for values in rows.to_pylist() if values["is_current"]]
+        replacing = _replacing(con, current)
+        for values in current:  # older versions of the same granule leave the granules view
+            if (values["product"], values["granule_key"], values["granule_id"]) in replacing:
                 con.execute("UPDATE granule_versions SET is_current = false, replaced_by = ? WHERE product = ? "
                             "AND granule_key = ? AND is_current AND granule_id <> ?",
                             [values["granule_id"], values["product"], values["granule_key"], values["granule_id"]])
         lake.upsert(con, {"granule_versions": rows, "ingested_files": files})
 
     lake.transaction(body)
+
+
+def _replacing(con, current: list[dict]) -> set[tuple[str, str, str]]:
+    """The (product, granule_key, granule_id) of ``current`` that have another current version to replace.
+
+    One query instead of one UPDATE per granule: a DuckLake UPDATE costs a table scan and a
+    commit-time rewrite even when it matches nothing, which is the common case (new granules).
+    """
+    if not current:
+        return set()
+    keys = pa.table({name: [values[name] for values in current] for name in ("product", "granule_key", "granule_id")})
+    con.register("_oceanlake_current", keys)
+    try:
+        found = con.execute(
+            "SELECT DISTINCT c.product, c.granule_key, c.granule_id FROM granule_versions AS g "
+            "JOIN _oceanlake_current AS c ON g.product = c.product AND g.granule_key = c.granule_key "
+            "WHERE g.is_current AND g.granule_id <> c.granule_id").fetchall()
+    finally:
+        con.unregister("_oceanlake_current")
+    return {tuple(r) for r in found}

@@ -7,6 +7,7 @@ are atomic snapshots).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import random
@@ -106,8 +107,22 @@ class Lake:
         self.settings = settings
         self.retries = retries
         self.con = new_connection(settings)
+        self._stale = False
         self._with_retries(lambda: attach_lake(self.con, settings))
         self._with_retries(self.ensure_schema)
+
+    def _reconnect(self) -> None:
+        """Replace the connection before retrying a failed transaction.
+
+        A commit that failed on a locked SQLite catalog can leave that connection's catalog
+        transaction open, holding its lock: two writers then wait for each other until their
+        retries run out. A fresh connection releases it.
+        """
+        with contextlib.suppress(duckdb.Error):
+            self.con.close()
+        self.con = new_connection(self.settings)
+        attach_lake(self.con, self.settings)
+        self._stale = False
 
     # -- lifecycle ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -176,17 +191,20 @@ class Lake:
         """Run ``body(con)`` in one transaction, retrying the whole transaction on transient errors."""
 
         def attempt() -> T:
+            if self._stale:
+                self._reconnect()
             self.con.execute("BEGIN TRANSACTION")
             try:
                 result = body(self.con)
                 _test_commit_hook(self.settings)
                 self.con.execute("COMMIT")
                 return result
-            except BaseException:
+            except BaseException as exc:
                 try:
                     self.con.execute("ROLLBACK")
                 except duckdb.Error:
                     pass
+                self._stale = is_transient(exc)
                 raise
 
         return self._with_retries(attempt)

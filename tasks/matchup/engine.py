@@ -274,6 +274,8 @@ def _extract_group(ctx: _RunContext, obs_i: np.ndarray, gran_i: np.ndarray, dt: 
     variables = [v for v in ctx.work.extract if v in dataset.data_vars]
     lat, lon = ctx.obs.latitude[obs_i], ctx.obs.longitude[obs_i]
     if ctx.product.geometry == "grid":
+        if "time" in dataset.indexes and not dataset.indexes["time"].is_monotonic_increasing:
+            dataset = dataset.sortby("time")  # days ingested out of order (backfill, late files): sort lazily
         slice_time = _slice_times(dataset, ctx.granules, gran_i)
         windows = extract_grid_windows(dataset, variables, lat, lon, slice_time,
                                        half_time=ctx.protocol.time_half_steps, half_size=ctx.protocol.half_size,
