@@ -412,12 +412,14 @@ def demo_command(
         print_table(run_query(settings, query), OutputFormat.table)
 
 
-# Verbs defined in their own modules (validation): registered here so `oceanlake --help` lists them.
+# Verbs defined in their own modules (validation, pipeline runs): registered here so `oceanlake --help` lists them.
 from flows.cli_report import report_command  # noqa: E402
+from flows.cli_run import run_app  # noqa: E402
 from flows.cli_stats import stats_command  # noqa: E402
 
 app.command("stats")(stats_command)
 app.command("report")(report_command)
+app.add_typer(run_app, name="run")
 
 
 if __name__ == "__main__":

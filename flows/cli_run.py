@@ -47,7 +47,8 @@ LakeOption = Annotated[str | None, typer.Option(
     "--lake", envvar="OCEANLAKE_LAKE", help="Lake root: a folder or s3://bucket/prefix. [default: ./lake]")]
 CatalogOption = Annotated[str | None, typer.Option(
     "--catalog", envvar="OCEANLAKE_CATALOG",
-    help="DuckLake catalog: sqlite:PATH (default: catalog.sqlite in the lake), duckdb:PATH or postgres:dbname=.. host=..")]
+    help="DuckLake catalog: sqlite:PATH (default: catalog.sqlite in the lake), duckdb:PATH or "
+         "postgres:dbname=.. host=..")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")]
 
 
