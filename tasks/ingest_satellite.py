@@ -349,8 +349,16 @@ def _load(product: ProductDef, ds: xr.Dataset) -> tuple[xr.Dataset, xr.DataArray
     """
     packed = {} if product.geometry == "grid" or _encode_zarr_variable is None else \
         {name: var for name, var in ds.data_vars.items() if _packable(var)}
-    if not packed:
-        return ds.load(), None
+    try:
+        if not packed:
+            return ds.copy().load(), None
+        return _load_packed(product, ds, packed)
+    finally:
+        ds.close()  # the source file, once read (readers register its closer)
+
+
+def _load_packed(product: ProductDef, ds: xr.Dataset, packed: dict) -> tuple[xr.Dataset, xr.DataArray | None]:
+    """:func:`_load` with the variables of ``packed`` packed chunk by chunk."""
     out = ds.copy()
     for name, var in packed.items():
         out[name] = _packed_lazily(str(name), var.variable)

@@ -218,6 +218,10 @@ def build_granule(product: ProductDef, path: str | Path, dataset: xr.Dataset, at
         lat, lon = dataset["lat"].values, dataset["lon"].values
     wkt, bbox = footprint(lat, lon)
     template = {"product": product.id, "granule_id": granule_id, **fields}
+    if callable(getattr(tree, "close", None)) and getattr(dataset, "_close", None) is None:
+        # granule.dataset.close() releases the source file (and its HDF5 chunk cache) once the
+        # data are in memory, instead of whenever the garbage collector breaks the tree's cycles
+        dataset.set_close(tree.close)
     return Granule(product=product.id, granule_id=granule_id,
                    granule_key=product.granule_key.format_map(_Missing(template)), dataset=dataset,
                    time_start=t0, time_end=t1,
