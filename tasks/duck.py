@@ -49,6 +49,7 @@ def _quote(text: str) -> str:
 def new_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with offline extensions, tuning and the S3 secret."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con.execute("SET enable_progress_bar = false")  # DuckDB prints it on stdout, where the CLI writes JSON and CSV
     if settings.threads:
         con.execute(f"SET threads = {int(settings.threads)}")
     if settings.memory_limit:

@@ -141,6 +141,8 @@ def _read_one(lake: Lake, spec, url: str, settings: Settings, summary: IngestSum
             size = size_bytes(path)
             result = open_file(spec, path)
     except Exception as exc:  # noqa: BLE001 - any failure of one file must not stop the batch
+        if is_transient(exc):  # the store or the catalog is unreachable: the file is fine, retry the run later
+            raise
         stage = "read" if checksum else "fetch"
         reason = str(exc) if isinstance(exc, OceanlakeError) else f"{url}: {type(exc).__name__}: {exc}"
         log.warning("quarantined %s at %s: %s", url, stage, reason)

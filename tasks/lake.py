@@ -29,8 +29,8 @@ T = TypeVar("T")
 
 # Lock contention, write conflicts and network/service hiccups; not "s3"/"http" in general, which
 # would also retry permission and not-found errors.
-_TRANSIENT_MARKERS = ("database is locked", "conflict", "busy", "could not commit", "connection", "timeout",
-                      "timed out", "slow down", "service unavailable", "502", "503", "504")
+_TRANSIENT_MARKERS = ("database is locked", "conflict", "busy", "could not commit", "connection", "could not connect",
+                      "timeout", "timed out", "slow down", "service unavailable", "502", "503", "504")
 
 
 #: Network failures of the object-store clients (s3fs/aiobotocore, Icechunk) when the endpoint is

@@ -412,37 +412,62 @@ def _transient_rejections(settings: Settings, run_id: str, kind: str) -> list[di
     return [{"object": o, "stage": s, "reason": r} for o, s, r in rows if looks_transient(r)]
 
 
-def _resolve_transient(settings: Settings, run_id: str, kind: str) -> int:
-    """Delete this run's fetch/write quarantine rows of files a retry has ingested since; returns the count."""
-    where = ("run_id = $run AND source_kind = $kind AND stage IN ('fetch', 'write') "
+#: This run's fetch/write quarantine rows of a kind whose files were ingested since (by a retry).
+_RESOLVED = ("run_id = $run AND source_kind = $kind AND stage IN ('fetch', 'write') "
              "AND object IN (SELECT source_file FROM ingested_files)")
-    params = {"run": run_id, "kind": kind}
+
+
+def _run_state(settings: Settings, summary: IngestSummary) -> tuple[int, int]:
+    """(files of this run and kind in ``ingested_files``, quarantine rows of this run a retry has resolved)."""
+    from tasks.query import connect_readonly
+
+    con = connect_readonly(settings)
+    try:
+        params = {"run": summary.run_id, "kind": summary.kind}
+        recorded = con.execute("SELECT count(*) FROM ingested_files WHERE run_id = $run AND source_kind = $kind",
+                               params).fetchone()[0]
+        resolved = con.execute(f"SELECT count(*) FROM quarantine WHERE {_RESOLVED}", params).fetchone()[0]
+    finally:
+        con.close()
+    return int(recorded), int(resolved)
+
+
+def _resolve_transient(settings: Settings, summary: IngestSummary) -> int:
+    """Delete this run's fetch/write quarantine rows of files a retry has ingested since; returns the count."""
+    params = {"run": summary.run_id, "kind": summary.kind}
+
+    def body(con) -> int:
+        n = con.execute(f"SELECT count(*) FROM quarantine WHERE {_RESOLVED}", params).fetchone()[0]
+        con.execute(f"DELETE FROM quarantine WHERE {_RESOLVED}", params)
+        return int(n)
+
     with Lake(settings) as lake:
-        if not lake.con.execute(f"SELECT count(*) FROM quarantine WHERE {where}", params).fetchone()[0]:
-            return 0
-
-        def body(con) -> int:
-            n = con.execute(f"SELECT count(*) FROM quarantine WHERE {where}", params).fetchone()[0]
-            con.execute(f"DELETE FROM quarantine WHERE {where}", params)
-            return int(n)
-
         resolved = lake.transaction(body)
     log.info("%s: %d quarantine rows of transient failures removed (the files were ingested on a retry)",
-             kind, resolved)
+             summary.kind, resolved)
     return resolved
 
 
 def _after_ingest(summary: IngestSummary, settings: Settings, missing: list[str]) -> dict[str, Any]:
-    """Fail the step when files were refused for transient reasons (to be retried); else tidy and summarise."""
-    kind, run_id = summary.kind, summary.run_id
+    """Fail the step when files were refused for transient reasons (to be retried); else tidy and summarise.
+
+    After a retry, the counts cover the whole run: files committed by a failed attempt count as
+    ingested (not as skipped), and the quarantine rows of its transient failures are removed.
+    """
     if summary.files_quarantined:
-        transient = _transient_rejections(settings, run_id, kind)
+        transient = _transient_rejections(settings, summary.run_id, summary.kind)
         if transient:
             raise TransientError(
-                f"{kind}: {len(transient)} files failed with transient errors (first: {transient[0]['object']}: "
-                f"{transient[0]['reason']}); the step is retried, files already ingested are skipped")
-    resolved = _resolve_transient(settings, run_id, kind) if summary.files_ingested else 0
-    summary.files_quarantined = max(summary.files_quarantined - resolved, 0)
+                f"{summary.kind}: {len(transient)} files failed with transient errors (first: "
+                f"{transient[0]['object']}: {transient[0]['reason']}); the step is retried, files already "
+                "ingested are skipped")
+    if summary.files_skipped or summary.files_ingested:
+        recorded, resolvable = _run_state(settings, summary)
+        earlier = max(recorded - summary.files_ingested, 0)
+        summary.files_ingested += earlier
+        summary.files_skipped -= min(earlier, summary.files_skipped)
+        if resolvable:  # rows of the failed attempt (this attempt's own quarantines are in the summary)
+            _resolve_transient(settings, summary)
     out = summary.as_dict()
     out["sources_without_files"] = missing
     return out
