@@ -21,7 +21,17 @@ How
     ingest of one more granule into another lake (imports, great-expectations suites, DuckDB
     extensions); the ingest time is the wall time of the call (it opens the lake, a new one) and
     the best of ``--repeat`` runs; decode-only is the best of max(2, repeat) runs in the parent.
-    ``--profile N`` prints the child's cProfile top N functions.
+    ``--profile N`` prints the child's cProfile top N functions. Each line also gives the CPU
+    seconds of both sides (process CPU time, all threads; the ingest's of its best run) and the
+    1-minute load average at the end of the case: on shared cores, wall times follow the load.
+
+Fixed and marginal costs
+    With two or more ``--scales``, the end-to-end numbers are followed by the marginal cost of a
+    granule between the smallest and largest count, ``(t_large - t_small) / (n_large - n_small)``
+    for both sides (its MB/s and ratio), and the fixed cost of a run, ``t_small - n_small x
+    marginal`` (opening the lake, filling and draining the pipeline, the last catalog commit).
+    The child also times opening a new lake and re-opening the one it ingested into, alone,
+    after the timed ingest (``lake open``).
 
 Memory: peak RSS of the ingesting process (``VmHWM`` of the child) at few and many granules must
 stay flat (bounded by a few granules, not by the number of files).
@@ -99,18 +109,18 @@ def make_swath(folder: Path, n: int) -> list[Path]:
                               seed=k) for k in range(n)]
 
 
-def decode_only(files: list[Path], variables: list[str]) -> float:
-    """Seconds netCDF4 needs to read the variables of every file into memory."""
+def decode_only(files: list[Path], variables: list[str]) -> tuple[float, float]:
+    """Seconds (wall, CPU) netCDF4 needs to read the variables of every file into memory."""
     import netCDF4
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for path in files:
         with netCDF4.Dataset(path) as ds:
             for name in variables:
                 group, _, var = name.rpartition("/")
                 node = ds[group] if group else ds
                 node[var][:]
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def peak_rss_mb() -> float:
@@ -145,9 +155,9 @@ def child(spec_path: str) -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     summary = ingest_satellite(spec["product"], spec["files"], settings)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = peak_rss_mb()
     if profiler is not None:
         import pstats
@@ -156,8 +166,17 @@ def child(spec_path: str) -> None:
         stats = pstats.Stats(profiler, stream=sys.stderr).strip_dirs()
         stats.sort_stats("cumulative").print_stats(spec["profile"])
         stats.sort_stats("tottime").print_stats(spec["profile"])
-    print(json.dumps({"wall": wall, "peak_mb": peak, "ingested": summary.files_ingested,
-                      "quarantined": summary.files_quarantined}))
+    from tasks.lake import Lake
+
+    t0 = time.perf_counter()  # the lake opening alone, as in the ingest (DuckDB instance of an earlier session)
+    Lake(load_settings(lake=spec["lake"] + "-open")).close()
+    open_new = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    Lake(settings).close()
+    open_existing = time.perf_counter() - t0
+    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": peak, "ingested": summary.files_ingested,
+                      "quarantined": summary.files_quarantined, "open_new": open_new,
+                      "open_existing": open_existing}))
 
 
 def run_case(case: str, n: int, tmp: Path, profile: int = 0, repeat: int = 1) -> dict:
@@ -169,7 +188,7 @@ def run_case(case: str, n: int, tmp: Path, profile: int = 0, repeat: int = 1) ->
     variables = product_paths(product, files[0])
     size_mb = sum(p.stat().st_size for p in files) / 2**20
     decode_only(files, variables)  # page cache warm for both sides
-    decode = min(decode_only(files, variables) for _ in range(max(2, repeat)))
+    decode, decode_cpu = min(decode_only(files, variables) for _ in range(max(2, repeat)))
     results = []
     for attempt in range(repeat):  # each in a fresh process, into a fresh lake
         spec = tmp / f"spec-{case}-{n}-{attempt}.json"
@@ -182,12 +201,33 @@ def run_case(case: str, n: int, tmp: Path, profile: int = 0, repeat: int = 1) ->
         if profile:
             print(out.stderr, file=sys.stderr)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    wall = min(r["wall"] for r in results)  # best of --repeat, like the decode-only side
+    best = min(results, key=lambda r: r["wall"])  # best of --repeat, like the decode-only side
+    wall = best["wall"]
     return {"case": case, "granules": n, "source_mb": size_mb, "decode_s": decode, "ingest_s": wall,
-            "ingest_walls": [r["wall"] for r in results], "decode_mb_s": size_mb / decode,
+            "ingest_walls": [r["wall"] for r in results], "decode_cpu_s": decode_cpu, "ingest_cpu_s": best["cpu"],
+            "load_average": os.getloadavg()[0], "decode_mb_s": size_mb / decode,
             "ingest_mb_s": size_mb / wall, "ratio": decode / wall,
             "peak_rss_mb": max(r["peak_mb"] for r in results), "ingested": results[0]["ingested"],
-            "variables": variables}
+            "open_new_s": min(r["open_new"] for r in results),
+            "open_existing_s": min(r["open_existing"] for r in results), "variables": variables}
+
+
+def marginal(rows: list[dict]) -> dict | None:
+    """Cost of one more granule between the smallest and largest count of a case, and the fixed cost of a run."""
+    if len(rows) < 2:
+        return None
+    small, large = min(rows, key=lambda r: r["granules"]), max(rows, key=lambda r: r["granules"])
+    extra = large["granules"] - small["granules"]
+    ingest = (large["ingest_s"] - small["ingest_s"]) / extra
+    decode = (large["decode_s"] - small["decode_s"]) / extra
+    mb = (large["source_mb"] - small["source_mb"]) / extra
+    return {"from": small["granules"], "to": large["granules"], "ingest_s": ingest, "decode_s": decode,
+            "ingest_mb_s": mb / ingest if ingest > 0 else float("inf"),
+            "decode_mb_s": mb / decode if decode > 0 else 0.0,
+            "ratio": decode / ingest if ingest > 0 else float("inf"),
+            "fixed_s": small["ingest_s"] - small["granules"] * ingest,
+            "open_new_s": min(r["open_new_s"] for r in rows),
+            "open_existing_s": min(r["open_existing_s"] for r in rows)}
 
 
 def main() -> None:
@@ -216,15 +256,25 @@ def main() -> None:
                 r = rows[-1]
                 print(f"{case:6s} {n:3d} granules {r['source_mb']:7.1f} MB  decode {r['decode_mb_s']:7.1f} MB/s  "
                       f"ingest {r['ingest_mb_s']:7.1f} MB/s  ratio {r['ratio']:.2f}  "
-                      f"peak RSS {r['peak_rss_mb']:.0f} MB  ({', '.join(r['variables'])})", flush=True)
+                      f"peak RSS {r['peak_rss_mb']:.0f} MB  CPU s decode {r['decode_cpu_s']:.2f} ingest "
+                      f"{r['ingest_cpu_s']:.2f}  load {r['load_average']:.1f}  ({', '.join(r['variables'])})",
+                      flush=True)
     print("\nratio = netCDF4 decode-only time / oceanlake ingest time (target >= 0.5)")
+    margins = {}
     for case in args.cases.split(","):
         mine = [r for r in rows if r["case"] == case]
         if len(mine) > 1:
             print(f"{case}: peak RSS {mine[-1]['granules']}x / {mine[0]['granules']}x granules = "
                   f"{mine[-1]['peak_rss_mb'] / mine[0]['peak_rss_mb']:.2f}")
+        m = margins[case] = marginal(mine)
+        if m is not None:
+            print(f"{case}: marginal granule ({m['from']} -> {m['to']} granules): decode {m['decode_s']:.3f} s "
+                  f"({m['decode_mb_s']:.1f} MB/s), ingest {m['ingest_s']:.3f} s ({m['ingest_mb_s']:.1f} MB/s), "
+                  f"marginal ratio {m['ratio']:.2f}")
+            print(f"{case}: fixed cost of a run (t{m['from']} - {m['from']} x marginal) {m['fixed_s']:.2f} s; "
+                  f"lake open alone: new lake {m['open_new_s']:.3f} s, existing lake {m['open_existing_s']:.3f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+        Path(args.json).write_text(json.dumps({"runs": rows, "marginal": margins}, indent=2))
 
 
 if __name__ == "__main__":

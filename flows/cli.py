@@ -414,11 +414,13 @@ def demo_command(
 
 # Verbs defined in their own modules (validation, pipeline runs): registered here so `oceanlake --help` lists them.
 from flows.cli_report import report_command  # noqa: E402
+from flows.cli_reproduce import reproduce_command  # noqa: E402
 from flows.cli_run import run_app  # noqa: E402
 from flows.cli_stats import stats_command  # noqa: E402
 
 app.command("stats")(stats_command)
 app.command("report")(report_command)
+app.command("reproduce")(reproduce_command)
 app.add_typer(run_app, name="run")
 
 

@@ -16,11 +16,14 @@ concurrency limits (see docs/operations.md).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
+import dask
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
 from prefect.futures import as_completed
@@ -32,6 +35,7 @@ from tasks import pipeline, progress
 from tasks.config import Settings, load_settings
 from tasks.errors import ConfigError, OceanlakeError
 from tasks.pipeline import Combination, PipelineConfig
+from tasks.provenance import record_flow_run
 
 #: Retries of I/O steps: transient failures only, with backoff (seconds) and +-50 % jitter.
 RETRY = {"retries": 3, "retry_delay_seconds": [5, 30, 120], "retry_jitter_factor": 0.5,
@@ -168,10 +172,23 @@ def daily(date: str | None = None, config: str | None = None, lake: str | None =
     summary = pipeline.summarise(day, run_id, ingests, matchups, gate, statistics, report,
                                  time.perf_counter() - started)
     logger.info("daily %s%s", summary.line(), f"; report {report}" if report else "")
+    record_flow_run(summary.as_dict(), lake=lake, catalog=catalog)
     return summary.as_dict()
 
 
 # -- backfill ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def local_dask() -> Iterator[None]:
+    """Dask arrays computed inside a step use the step's own threads, not the cluster running the step.
+
+    In a Dask worker the default scheduler is the worker's client: a step reading a lazy cube would
+    submit its chunk reads to the same cluster, whose single-threaded workers are all busy with
+    steps waiting for them (a deadlock once every worker runs a step).
+    """
+    with dask.config.set(scheduler="threads"):
+        yield
 
 
 # No task timeout on the backfill steps: they run in worker threads or Dask workers, where Prefect
@@ -180,7 +197,8 @@ def daily(date: str | None = None, config: str | None = None, lake: str | None =
 def ingest_day_step(config: PipelineConfig, day: date, lake: str, catalog: str, run_id: str) -> dict:
     """Ingest one day's files of every configured kind and product; returns the summaries and the time taken."""
     started = time.perf_counter()
-    ingests = pipeline.ingest_day(config, day, _settings(lake, catalog), run_id=run_id)
+    with local_dask():
+        ingests = pipeline.ingest_day(config, day, _settings(lake, catalog), run_id=run_id)
     return {"ingests": ingests, "elapsed_s": time.perf_counter() - started}
 
 
@@ -189,8 +207,9 @@ def analyse_day_step(config: PipelineConfig, day: date, lake: str, catalog: str,
                      ingested: dict) -> dict:
     """Match-ups, quality gate, statistics and report of one ingested day; returns the day's summary."""
     started = time.perf_counter() - ingested["elapsed_s"]
-    return pipeline.analyse_day(config, day, _settings(lake, catalog), run_id=run_id, ingests=ingested["ingests"],
-                                started=started).as_dict()
+    with local_dask():
+        return pipeline.analyse_day(config, day, _settings(lake, catalog), run_id=run_id,
+                                    ingests=ingested["ingests"], started=started).as_dict()
 
 
 def task_runner_for(kind: str, max_concurrency: int, settings: Settings):
@@ -211,7 +230,19 @@ def task_runner_for(kind: str, max_concurrency: int, settings: Settings):
         return DaskTaskRunner(address=settings.dask_address)
     return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                           cluster_kwargs={"n_workers": max_concurrency, "threads_per_worker": 1, "processes": True,
-                                          "dashboard_address": None})
+                                          "dashboard_address": None, "env": _worker_env()})
+
+
+def _worker_env() -> dict[str, str]:
+    """Environment of LocalCluster workers: the API of this run, so their task runs are reported to it.
+
+    Without it, a worker of a run on Prefect's ephemeral API starts an ephemeral server of its own
+    (seconds per worker, and the task runs end up in a database nobody looks at).
+    """
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return {"PREFECT_API_URL": str(client.api_url).rstrip("/")}
 
 
 def _bounded(submit, items: list, limit: int, label: str, logger) -> list[tuple[Any, Any]]:
@@ -296,6 +327,7 @@ def backfill(start: str, end: str, config: str | None = None, lake: str | None =
                 "passed, %d rejected in %.1f s", out["start"], out["end"], len(days) - len(out["failed"]),
                 len(out["failed"]), out["ingested"], out["quarantined"], out["matched"], out["rejected"],
                 out["elapsed_s"])
+    record_flow_run(out, lake=settings.lake, catalog=settings.catalog)
     if out["failed"]:
         raise OceanlakeError(f"backfill: {len(out['failed'])} days failed: "
                              + "; ".join(f"{s['day']}: {s['failed']}" for s in summaries if "failed" in s))

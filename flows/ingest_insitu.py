@@ -9,6 +9,7 @@ from flows.retries import retry_transient
 from tasks import progress
 from tasks.config import load_settings
 from tasks.ingest import ingest_insitu as ingest_files
+from tasks.provenance import record_flow_run
 from tasks.sources import IndexFilter
 
 
@@ -54,4 +55,5 @@ def ingest_insitu(
         "%s: %d files found, %d ingested, %d skipped (already in the lake), %d files and %d objects quarantined",
         kind, summary["files_found"], summary["files_ingested"], summary["files_skipped"],
         summary["files_quarantined"], summary["objects_quarantined"])
+    record_flow_run(summary, lake=lake, catalog=catalog)
     return summary

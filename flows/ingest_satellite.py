@@ -9,6 +9,7 @@ from flows.retries import retry_transient
 from tasks import progress
 from tasks.config import load_settings
 from tasks.ingest_satellite import ingest_satellite as ingest_granules
+from tasks.provenance import record_flow_run
 
 
 @task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=retry_transient)
@@ -34,4 +35,5 @@ def ingest_satellite(product: str, sources: list[str], lake: str | None = None, 
     get_run_logger().info("%s: %d granules found, %d ingested, %d skipped (already in the lake), %d quarantined",
                           product, summary["files_found"], summary["files_ingested"], summary["files_skipped"],
                           summary["files_quarantined"])
+    record_flow_run(summary, lake=lake, catalog=catalog)
     return summary

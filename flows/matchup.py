@@ -11,6 +11,7 @@ from flows.retries import retry_transient
 from tasks import progress
 from tasks.config import load_settings
 from tasks.matchup.engine import run_matchups
+from tasks.provenance import record_flow_run
 
 
 @task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=retry_transient)
@@ -45,4 +46,5 @@ def matchup(insitu: str, product: str, protocol: str, start: datetime | None = N
         "%s x %s (%s): %d observations, %d without candidate granule, %d pairs, %d rows (%d passed), "
         "%d rows quarantined", insitu, product, protocol, summary["observations"], summary["no_candidate"],
         summary["matchup_pairs"], summary["rows"], summary["rows_passed"], summary["rows_quarantined"])
+    record_flow_run(summary, lake=lake, catalog=catalog)
     return summary

@@ -90,6 +90,17 @@ def tables() -> dict[str, Table]:
     return out
 
 
+@cache
+def provenance() -> dict[str, Any]:
+    """What run provenance hashes (``provenance.yaml``): volatile and lake-state columns, output tables per step."""
+    spec = _load_yaml("provenance.yaml")
+    for name, columns in spec.get("lake_state", {}).items():
+        unknown = set(columns) - set(tables()[name].column_names)
+        if unknown:
+            raise ValueError(f"provenance.yaml: table {name} has no columns {sorted(unknown)}")
+    return spec
+
+
 def table(name: str) -> Table:
     """One table spec; raises KeyError listing the valid names."""
     try:

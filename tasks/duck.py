@@ -2,12 +2,20 @@
 
 Extensions are loaded from the ``duckdb-extension-*`` wheels installed beside duckdb, never
 ``INSTALL``-ed from the network, so the lake works offline.
+
+Loading an extension verifies its signature: DuckDB hashes the whole file (36 MB for DuckLake),
+0.1-0.2 s per extension and per database instance. Lake sessions (:func:`lake_connection` /
+:func:`release_connection`) therefore reuse the instances of this process's earlier sessions,
+detached from their lake, instead of loading the extensions again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+import os
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -20,6 +28,11 @@ log = logging.getLogger(__name__)
 
 LAKE_ALIAS = "lake"
 _CATALOG_EXTENSION = {"sqlite": "sqlite_scanner", "postgres": "postgres_scanner", "duckdb": None}
+#: Idle instances kept per kind of connection (see :func:`release_connection`).
+MAX_IDLE = 2
+_idle: dict[tuple, list[duckdb.DuckDBPyConnection]] = {}
+_idle_pid = os.getpid()
+_idle_lock = threading.Lock()
 
 
 @cache
@@ -69,6 +82,58 @@ def new_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
             parts += [f"ENDPOINT {_quote(s3.endpoint_host)}", "URL_STYLE 'path'", f"USE_SSL {str(s3.use_ssl).lower()}"]
         con.execute(f"CREATE OR REPLACE SECRET oceanlake_s3 ({', '.join(parts)})")
     return con
+
+
+def _connection_kind(settings: Settings) -> tuple:
+    """What :func:`new_connection` makes of ``settings``: instances of one kind are interchangeable."""
+    return settings.catalog.split(":", 1)[0], settings.threads, settings.memory_limit, settings.is_s3, \
+        settings.s3 if settings.is_s3 else None
+
+
+def lake_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A connection like :func:`new_connection`'s, reusing an idle instance of this process when there is one.
+
+    For lake sessions that only run oceanlake's own SQL; hand the connection back with
+    :func:`release_connection` (or close it).
+    """
+    global _idle_pid
+    with _idle_lock:
+        if _idle_pid != os.getpid():  # forked: the parent's instances are not ours
+            _idle.clear()
+            _idle_pid = os.getpid()
+        idle = _idle.get(_connection_kind(settings))
+        con = idle.pop() if idle else None
+    return con if con is not None else new_connection(settings)
+
+
+def release_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Detach the lake and keep the instance (extensions loaded) for the next :func:`lake_connection`.
+
+    The instance is closed instead when it is still in a transaction or cannot be detached
+    cleanly, or when :data:`MAX_IDLE` instances of its kind are already idle.
+    """
+    try:
+        con.execute("ROLLBACK")  # succeeds only inside a transaction: a session that did not end cleanly
+        reusable = False
+    except duckdb.TransactionException:
+        reusable = True
+    except duckdb.Error:
+        reusable = False
+    if reusable:
+        try:
+            con.execute("USE memory")
+            con.execute(f"DETACH DATABASE IF EXISTS {LAKE_ALIAS}")
+            reusable = [r[0] for r in con.execute("SELECT database_name FROM duckdb_databases() "
+                                                  "WHERE NOT internal").fetchall()] == ["memory"]
+        except duckdb.Error:
+            reusable = False
+    with _idle_lock:
+        idle = _idle.setdefault(_connection_kind(settings), [])
+        if reusable and _idle_pid == os.getpid() and len(idle) < MAX_IDLE:
+            idle.append(con)
+            return
+    with contextlib.suppress(duckdb.Error):
+        con.close()
 
 
 def attach_lake(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool = False) -> None:

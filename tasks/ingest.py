@@ -121,6 +121,52 @@ def ingest_insitu(
     return summary
 
 
+def decode_insitu(kind: str, urls: list[str], settings: Settings, *, run_id: str) -> dict[str, pa.Table]:
+    """The rows ingesting ``urls`` (in this order) writes, without touching the lake.
+
+    Used to reproduce a recorded run (``oceanlake reproduce``): the files are read, conformed and
+    gated in the same chunks as :func:`ingest_insitu` forms when it ingests exactly these files,
+    and rows that a later file of the list replaces (same natural key) are dropped as the upsert
+    drops them.
+
+    Args:
+        kind: in situ source kind id.
+        urls: the files (paths or URLs), in discovery (sorted) order.
+        settings: lake settings (S3 credentials).
+        run_id: the run id written in the rows.
+
+    Returns:
+        Table name -> rows (lake schema), as the run would have written them.
+
+    Raises:
+        OceanlakeError: (or the reader's error) when a file cannot be read.
+    """
+    spec = source_kind(kind)
+    summary = IngestSummary(run_id=run_id, kind=kind)
+    written: dict[str, pa.Table] = {}
+    chunk = _Chunk()
+    for url in urls:
+        with local_copy(url, settings) as path:
+            read = _ReadFile(url=url, checksum=sha256_file(path), size=size_bytes(path), result=open_file(spec, path))
+        if chunk.files and (chunk.n_rows + read.result.n_rows > CHUNK_ROWS or len(chunk.files) >= CHUNK_FILES):
+            _replace_rows(written, _gated_tables(chunk, summary, utc_now()))
+            chunk = _Chunk()
+        chunk.files.append(read)
+    if chunk.files:
+        _replace_rows(written, _gated_tables(chunk, summary, utc_now()))
+    return written
+
+
+def _replace_rows(written: dict[str, pa.Table], tables: dict[str, pa.Table]) -> None:
+    """Add a chunk's tables to ``written``, dropping earlier rows with the same natural key (as :meth:`Lake.upsert`)."""
+    for name, rows in tables.items():
+        key = list(lake_schema.table(name).key)
+        earlier = written.get(name)
+        if earlier is not None and key and rows.num_rows:
+            earlier = earlier.join(rows.select(key), keys=key, join_type="left anti").select(rows.column_names)
+        written[name] = rows if earlier is None else pa.concat_tables([earlier, rows])
+
+
 def quarantine_entry(obj: str, stage: str, reason: str, checksum: str | None, summary: IngestSummary) -> dict:
     """A quarantine row for a rejected file or object of this run."""
     return {"object": obj, "stage": stage, "reason": reason, "source_checksum": checksum,

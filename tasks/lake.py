@@ -21,7 +21,7 @@ import pyarrow as pa
 
 import lake_schema
 from tasks.config import Settings
-from tasks.duck import attach_lake, new_connection
+from tasks.duck import attach_lake, lake_connection, release_connection
 from tasks.errors import TransientError
 
 log = logging.getLogger(__name__)
@@ -103,13 +103,22 @@ class Lake:
     """A read-write session on the lake (one DuckDB connection with the DuckLake attached)."""
 
     def __init__(self, settings: Settings, retries: int = 8):
-        """Open the lake, creating the catalog, tables and views on first use."""
+        """Open the lake, creating the catalog, tables and views on first use.
+
+        The DuckDB instance comes from :func:`tasks.duck.lake_connection`: a later session in the
+        same process reuses it (extensions already loaded) once this one is closed.
+        """
         self.settings = settings
         self.retries = retries
-        self.con = new_connection(settings)
+        self.con = lake_connection(settings)
         self._stale = False
-        self._with_retries(lambda: attach_lake(self.con, settings))
-        self._with_retries(self.ensure_schema)
+        self._cursors = False  # cursors share the DuckDB instance: it is then closed, not reused
+        try:
+            self._with_retries(lambda: attach_lake(self.con, settings))
+            self._with_retries(self.ensure_schema)
+        except BaseException:
+            self.con.close()
+            raise
 
     def _reconnect(self) -> None:
         """Replace the connection before retrying a failed transaction.
@@ -120,14 +129,17 @@ class Lake:
         """
         with contextlib.suppress(duckdb.Error):
             self.con.close()
-        self.con = new_connection(self.settings)
+        self.con = lake_connection(self.settings)
         attach_lake(self.con, self.settings)
         self._stale = False
 
     # -- lifecycle ------------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the connection."""
-        self.con.close()
+        """End the session: detach the lake (the DuckDB instance is kept for the next session) or close."""
+        if self._cursors or self._stale:  # shared, or possibly holding a catalog lock (see _reconnect)
+            self.con.close()
+        else:
+            release_connection(self.con, self.settings)
 
     def __enter__(self) -> Lake:
         """Context manager entry."""
@@ -139,6 +151,7 @@ class Lake:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on the lake (for another thread), with the lake as default database."""
+        self._cursors = True
         cur = self.con.cursor()
         cur.execute("USE lake")
         return cur
@@ -149,10 +162,12 @@ class Lake:
 
         Table options (Parquet row-group size) need a committed table: they go in a second commit.
         """
-        existing = {r[0] for r in self.con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake'").fetchall()}
-        view_tags = dict(self.con.execute(
-            "SELECT view_name, comment FROM duckdb_views() WHERE database_name = 'lake' AND NOT internal").fetchall())
+        found = self.con.execute(  # one catalog query: each costs a DuckLake snapshot look-up
+            "SELECT 'table', table_name, NULL FROM duckdb_tables() WHERE database_name = 'lake' UNION ALL "
+            "SELECT 'view', view_name, comment FROM duckdb_views() WHERE database_name = 'lake' AND NOT internal"
+        ).fetchall()
+        existing = {name for kind, name, _ in found if kind == "table"}
+        view_tags = {name: tag for kind, name, tag in found if kind == "view"}
         todo, options = [], []
         for name, spec in lake_schema.tables().items():
             if name not in existing:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -83,6 +84,8 @@ class MatchupSummary:
     flags_not_in_product: list[str] = field(default_factory=list)
     replaced_rows: int = 0
     snapshot_id: int | None = None
+    insitu_snapshot_id: int | None = None  # DuckLake snapshot the observations and granules were read at
+    cube_snapshots: dict[str, str] = field(default_factory=dict)  # cube (or cube/group) -> Icechunk snapshot read
 
     def as_dict(self) -> dict:
         """JSON-friendly dict."""
@@ -156,6 +159,59 @@ def run_matchups(insitu: str, product_id: str, protocol_id: str, settings: Setti
         KeyError: unknown source, product or protocol (the message lists the valid ones).
         MatchupConfigError: the combination has nothing to compare.
     """
+    request = _request(insitu, product_id, protocol_id, settings, start, end, run_id)
+    summary = request.summary
+    with Lake(settings) as lake:
+        table, quarantine = _compute(request, settings, lake.con, lake.snapshot_id(), None, progress)
+        summary.replaced_rows = _publish(lake, table, quarantine, summary)
+        summary.snapshot_id = lake.snapshot_id()
+    log.info("matchup %s x %s (%s): %s", summary.insitu_source, summary.product, summary.protocol, summary.as_dict())
+    return summary
+
+
+def compute_matchups(insitu: str, product_id: str, protocol_id: str, settings: Settings,
+                     con: duckdb.DuckDBPyConnection, *, snapshot_id: int,
+                     cube_snapshots: Mapping[str, str] | None = None, start: datetime | None = None,
+                     end: datetime | None = None, run_id: str | None = None) -> tuple[MatchupSummary, pa.Table]:
+    """The rows :func:`run_matchups` would publish, computed from pinned lake versions; nothing is written.
+
+    Used to reproduce a recorded run (``oceanlake reproduce``): the observations and granules are
+    read through ``con``, a connection with the lake attached at DuckLake snapshot ``snapshot_id``,
+    and each cube at its recorded Icechunk snapshot.
+
+    Args:
+        insitu: in situ source id.
+        product_id: satellite product id.
+        protocol_id: protocol id.
+        settings: lake settings (cube locations).
+        con: lake connection at ``snapshot_id`` (``USE lake`` done).
+        snapshot_id: the DuckLake snapshot ``con`` reads (stored in ``insitu_snapshot_id``).
+        cube_snapshots: cube name (or ``cube/group``) -> Icechunk snapshot id, as in
+            :attr:`MatchupSummary.cube_snapshots`; cubes not named are read at the tip of ``main``.
+        start: period start (naive UTC, inclusive); None = open.
+        end: period end (exclusive); None = open.
+        run_id: identifier stored with every row (new UUID by default).
+
+    Returns:
+        The run summary and the gated rows (``matchups`` schema, primary rows marked).
+    """
+    request = _request(insitu, product_id, protocol_id, settings, start, end, run_id)
+    table, _ = _compute(request, settings, con, snapshot_id, cube_snapshots, None)
+    return request.summary, table
+
+
+@dataclass
+class _Request:
+    protocol: ProtocolDef
+    product: ProductDef
+    source: InsituSourceDef
+    work: _Plan
+    summary: MatchupSummary
+
+
+def _request(insitu: str, product_id: str, protocol_id: str, settings: Settings, start: datetime | None,
+             end: datetime | None, run_id: str | None) -> _Request:
+    """Resolve the definitions and the plan (KeyError / MatchupConfigError before the lake is opened)."""
     protocol = lake_schema.protocol(protocol_id, settings.protocol_dirs)
     product = lake_schema.product(product_id, settings.product_dirs)
     source = lake_schema.insitu_source(insitu)
@@ -163,33 +219,40 @@ def run_matchups(insitu: str, product_id: str, protocol_id: str, settings: Setti
     summary = MatchupSummary(run_id=run_id or uuid.uuid4().hex, insitu_source=source.id, product=product.id,
                              protocol=protocol.id, protocol_hash=protocol.config_hash, period_start=start,
                              period_end=end)
-    with Lake(settings) as lake:
-        insitu_snapshot = lake.snapshot_id()
-        needed = sorted({v for v, _ in work.pairs.values()})
-        obs = read_observations(lake.con, source, needed, start, end)
-        summary.observations, summary.duplicates_merged = len(obs), obs.n_duplicates
-        summary.invalid_positions = len(obs.rejected)
-        quarantine = [_quarantine(source.id, i, "matchup", reason, summary) for i, reason in obs.rejected]
-        granules = _granules(lake, product, protocol, start, end)
-        summary.granules = granules.num_rows
-        pairs = _candidates(obs, granules, protocol)
-        summary.candidate_pairs = pairs.num_rows
-        summary.no_candidate = len(obs) - len(np.unique(pairs.column("obs").to_numpy())) if len(obs) else 0
-        batches = []
-        context = _RunContext(settings, protocol, product, work, obs, granules, summary, insitu_snapshot)
-        for rows in _extract_all(context, pairs, progress):
-            rejected = _gate(rows, protocol, summary)
-            if rejected:
-                quarantine += rejected
-                summary.rows_quarantined += rows.num_rows
-            else:
-                batches.append(rows)
-        table = _mark_primary(pa.concat_tables(batches)) if batches else _empty()
-        _count(table, summary)
-        summary.replaced_rows = _publish(lake, table, quarantine, summary)
-        summary.snapshot_id = lake.snapshot_id()
-    log.info("matchup %s x %s (%s): %s", source.id, product.id, protocol.id, summary.as_dict())
-    return summary
+    return _Request(protocol, product, source, work, summary)
+
+
+def _compute(request: _Request, settings: Settings, con: duckdb.DuckDBPyConnection, insitu_snapshot: int,
+             cube_snapshots: Mapping[str, str] | None,
+             progress: Callable[[int, int], None] | None) -> tuple[pa.Table, list[dict]]:
+    """Observations x granules -> gated rows and quarantine entries (read through ``con``, nothing written)."""
+    protocol, product, source, work, summary = (request.protocol, request.product, request.source, request.work,
+                                                request.summary)
+    start, end = summary.period_start, summary.period_end
+    summary.insitu_snapshot_id = insitu_snapshot
+    needed = sorted({v for v, _ in work.pairs.values()})
+    obs = read_observations(con, source, needed, start, end)
+    summary.observations, summary.duplicates_merged = len(obs), obs.n_duplicates
+    summary.invalid_positions = len(obs.rejected)
+    quarantine = [_quarantine(source.id, i, "matchup", reason, summary) for i, reason in obs.rejected]
+    granules = _granules(con, product, protocol, start, end)
+    summary.granules = granules.num_rows
+    pairs = _candidates(obs, granules, protocol)
+    summary.candidate_pairs = pairs.num_rows
+    summary.no_candidate = len(obs) - len(np.unique(pairs.column("obs").to_numpy())) if len(obs) else 0
+    batches = []
+    context = _RunContext(settings, protocol, product, work, obs, granules, summary, insitu_snapshot,
+                          pinned=dict(cube_snapshots or {}))
+    for rows in _extract_all(context, pairs, progress):
+        rejected = _gate(rows, protocol, summary)
+        if rejected:
+            quarantine += rejected
+            summary.rows_quarantined += rows.num_rows
+        else:
+            batches.append(rows)
+    table = _mark_primary(pa.concat_tables(batches)) if batches else _empty()
+    _count(table, summary)
+    return table, quarantine
 
 
 @dataclass
@@ -203,6 +266,7 @@ class _RunContext:
     summary: MatchupSummary
     insitu_snapshot: int
     snapshot: str | None = None  # Icechunk snapshot of the cube being read
+    pinned: dict[str, str] = field(default_factory=dict)  # cube (or cube/group) -> Icechunk snapshot to read
 
 
 def _quarantine(source: str, insitu_id: str, stage: str, reason: str, summary: MatchupSummary) -> dict:
@@ -211,7 +275,7 @@ def _quarantine(source: str, insitu_id: str, stage: str, reason: str, summary: M
             "run_id": summary.run_id}
 
 
-def _granules(lake: Lake, product: ProductDef, protocol: ProtocolDef, start: datetime | None,
+def _granules(con: duckdb.DuckDBPyConnection, product: ProductDef, protocol: ProtocolDef, start: datetime | None,
               end: datetime | None) -> pa.Table:
     """Current granules of the product overlapping the period widened by the time window."""
     window = protocol.max_time_difference_s
@@ -223,7 +287,7 @@ def _granules(lake: Lake, product: ProductDef, protocol: ProtocolDef, start: dat
           and ($end is null or time_start < cast($end as timestamp) + to_seconds($window))
         order by cube, time_start, granule_id
     """
-    table = lake.con.execute(sql, {"product": product.id, "start": start, "end": end, "window": window})
+    table = con.execute(sql, {"product": product.id, "start": start, "end": end, "window": window})
     table = table.to_arrow_table()
     return table.append_column("gran", pa.array(np.arange(table.num_rows, dtype=np.int64)))
 
@@ -269,8 +333,11 @@ def _extract_group(ctx: _RunContext, obs_i: np.ndarray, gran_i: np.ndarray, dt: 
     """Windows, statistics and decisions for the candidate pairs of one cube (grid) or granule (swath)."""
     first = int(gran_i[0])
     cube, group = ctx.granules.column("cube")[first].as_py(), ctx.granules.column("cube_group")[first].as_py()
-    dataset = open_cube(ctx.settings, cube, group=None if ctx.product.geometry == "grid" else group)
+    group = None if ctx.product.geometry == "grid" else group
+    pinned = ctx.pinned.get(f"{cube}/{group}") or ctx.pinned.get(cube)
+    dataset = open_cube(ctx.settings, cube, snapshot_id=pinned, group=group)
     ctx.snapshot = dataset.encoding.get("icechunk_snapshot_id")
+    _note_snapshot(ctx.summary.cube_snapshots, cube, group, ctx.snapshot)
     variables = [v for v in ctx.work.extract if v in dataset.data_vars]
     lat, lon = ctx.obs.latitude[obs_i], ctx.obs.longitude[obs_i]
     if ctx.product.geometry == "grid":
@@ -288,6 +355,16 @@ def _extract_group(ctx: _RunContext, obs_i: np.ndarray, gran_i: np.ndarray, dt: 
     if not found.any():
         return None
     return _rows(ctx, windows, found, obs_i, gran_i, dt, dataset)
+
+
+def _note_snapshot(read: dict[str, str], cube: str, group: str | None, snapshot: str | None) -> None:
+    """Record the Icechunk snapshot read: per cube, or per ``cube/group`` when a group saw another one."""
+    if snapshot is None:
+        return
+    if cube not in read:
+        read[cube] = snapshot
+    elif read[cube] != snapshot and group is not None:
+        read[f"{cube}/{group}"] = snapshot
 
 
 def _slice_times(dataset, granules: pa.Table, gran_i: np.ndarray) -> np.ndarray:
@@ -481,13 +558,22 @@ def _count(table: pa.Table, summary: MatchupSummary) -> None:
     summary.funnel = dict(Counter(c for criteria in frame["failed_criteria"] for c in criteria))
 
 
-def _publish(lake: Lake, table: pa.Table, quarantine: list[dict], summary: MatchupSummary) -> int:
-    """Replace the rows of this (source, product, protocol, period) and record quarantine, atomically."""
+def period_rows(insitu: str, product: str, protocol: str, start: datetime | None,
+                end: datetime | None) -> tuple[str, dict[str, Any]]:
+    """The condition (and its ``$name`` parameters) selecting the ``matchups`` rows of one run's period.
+
+    A run of (source, product, protocol, period) replaces exactly these rows.
+    """
     where = ("insitu_source = $source and product = $product and protocol = $protocol"
              " and ($start is null or time_insitu >= cast($start as timestamp))"
              " and ($end is null or time_insitu < cast($end as timestamp))")
-    params = {"source": summary.insitu_source, "product": summary.product, "protocol": summary.protocol,
-              "start": summary.period_start, "end": summary.period_end}
+    return where, {"source": insitu, "product": product, "protocol": protocol, "start": start, "end": end}
+
+
+def _publish(lake: Lake, table: pa.Table, quarantine: list[dict], summary: MatchupSummary) -> int:
+    """Replace the rows of this (source, product, protocol, period) and record quarantine, atomically."""
+    where, params = period_rows(summary.insitu_source, summary.product, summary.protocol, summary.period_start,
+                                summary.period_end)
 
     def body(con) -> int:
         replaced = con.execute(f"select count(*) from matchups where {where}", params).fetchone()[0]

@@ -203,18 +203,48 @@ def test_backfill_task_runners(settings, monkeypatch):
         task_runner_for("ray", 2, settings)
 
 
+def _sum_of_a_dask_array() -> float:
+    """Like the cube readers: a lazy array computed in a reader thread while the step's thread waits for it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask.array as da
+
+    from flows.daily import local_dask
+
+    with local_dask(), ThreadPoolExecutor(1) as reader:
+        return float(reader.submit(lambda: da.ones(100, chunks=10).sum().compute()).result())
+
+
+def test_steps_on_a_busy_dask_cluster_compute_their_arrays_locally():
+    """A step computing a lazy array on a cluster whose only worker thread runs that step must not deadlock."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        assert client.submit(_sum_of_a_dask_array).result(timeout=60) == 100.0
+
+
 @pytest.mark.slow
 def test_backfill_on_a_dask_local_cluster(prefect_harness, day_data, clean_run, tmp_path, monkeypatch):
     """Two days on a 2-worker LocalCluster (worker processes report to the same Prefect API)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName, TaskRunFilterStartTime
+
     from flows.daily import backfill
 
     _, config, _ = day_data
     monkeypatch.setenv("OCEANLAKE_CACHE", str(tmp_path / "cache"))
+    started = datetime.now(UTC)
     result = backfill(start=DAY, end=DAYS[-1], config=str(config), lake=str(tmp_path / "lake"), max_concurrency=2,
                       task_runner="dask")
     assert [d["day"] for d in result["days"]] == [DAY, DAYS[-1]] and not result["failed"]
     assert result["days"][0]["ingested"] == clean_run["summary"]["ingested"]
     assert not any(duplicate_keys(load_settings(lake=str(tmp_path / "lake"))).values())
+    names = [f"{step}-{day}" for step in ("ingest", "matchups-report") for day in (DAY, DAYS[-1])]
+    with get_client(sync_client=True) as client:  # the workers reported to this API, not to servers of their own
+        runs = client.read_task_runs(task_run_filter=TaskRunFilter(
+            name=TaskRunFilterName(any_=names), start_time=TaskRunFilterStartTime(after_=started)))
+    assert sorted(r.name for r in runs if r.state.is_completed()) == sorted(names)
 
 
 # -- PostgreSQL catalog ---------------------------------------------------------------------------------------------

@@ -149,3 +149,49 @@ def test_granule_on_another_grid_is_refused(pace, settings, tmp_path):
     reason = _q(settings, "SELECT reason FROM quarantine")[0]["reason"]
     assert "lon coordinate differs from the cube" in reason
     assert open_cube(settings, CUBE).sizes["time"] == 1
+
+
+def _day(path, day: int, empty: bool = False):
+    """A copy of a PACE L3m file for 2024-07-<day> (name and coverage attributes), optionally without valid pixel."""
+    target = path.parent / DAY1.replace("20240614", f"202407{day:02d}")
+    shutil.copy(path, target)
+    with netCDF4.Dataset(target, "a") as ds:
+        ds.time_coverage_start = f"2024-07-{day:02d}T00:10:00.000Z"
+        ds.time_coverage_end = f"2024-07-{day + 1:02d}T02:00:00.000Z"
+        if empty:
+            ds["chlor_a"].set_auto_maskandscale(False)
+            ds["chlor_a"][:] = ds["chlor_a"]._FillValue
+    return target
+
+
+def test_granules_are_gated_in_pairs_and_stored_in_even_chunks(pace, settings, monkeypatch):
+    import zarr
+
+    import tasks.ingest_satellite as module
+    from tasks.cubes import open_cube_repository
+
+    folder = pace / "days"
+    folder.mkdir()
+    shutil.copy(pace / DAY1, folder / DAY1)
+    files = [_day(folder / DAY1, day, empty=day == 2) for day in range(1, 6)]
+    (folder / DAY1).unlink()
+    groups = []
+    real = module._gate
+
+    def spy(group):
+        groups.append([p.granule.granule_id for p in group])
+        real(group)
+
+    monkeypatch.setattr(module, "_gate", spy)
+    summary = ingest_satellite("pace-oci-l3m", [str(f) for f in files], settings)
+    assert (summary.files_ingested, summary.files_quarantined) == (4, 1)
+    gated = [g for group in groups for g in group]
+    assert sorted(gated) == sorted(f.name[:-3] for f in files)  # each granule gated once
+    assert len(groups) <= 3 and len(groups[0]) == 2  # a granule waits for the next one: one call for both
+    assert "no valid pixel" in _q(settings, "SELECT reason FROM quarantine")[0]["reason"]
+    cube = open_cube(settings, CUBE)
+    assert cube.sizes["time"] == 4
+    chunks = zarr.open_group(open_cube_repository(settings, CUBE).readonly_session(branch="main").store,
+                             mode="r")["chlor_a"]
+    assert chunks.chunks == (1, 1800, 1800)  # 3600 longitudes in two even chunks, not 2222 + 1378
+    assert chunks.compressors[0].shuffle.value == "shuffle"  # Blosc zstd 1, byte shuffle (cubes.yaml)

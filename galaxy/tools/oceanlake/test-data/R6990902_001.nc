@@ -1,0 +1,1 @@
+This is not a NetCDF file, just text with a .nc suffix.
