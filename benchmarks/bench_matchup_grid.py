@@ -5,10 +5,10 @@ What is compared
     One synthetic Zarr v3 cube is written to a temporary folder: a global regular grid
     (default 0.1 deg, 1800 x 3600) x N daily slices (default 40) of float32 chlor_a-like values
     (log-normal around a smooth field, ~30 % "land" and ~65 % of the ocean under "clouds" as NaN,
-    like a daily L3m map), compressed with the lake's default codec (Blosc zstd level 1, bit
+    like a daily L3m map), compressed with the lake's default codec (Blosc zstd level 1, byte
     shuffle) and chunked as the lake's satellite ingest chunks a grid cube
     (``tasks.cubes.default_chunks(ds, target_mb=tasks.ingest_satellite.CHUNK_MB)``: time 1,
-    ~16 MB spatial tiles, i.e. (1, 1800, 2222) at 0.1 deg), or (1, N, N) with --chunk N.
+    even spatial tiles of at most 16 MB, i.e. (1, 1800, 1800) at 0.1 deg), or (1, N, N) with --chunk N.
     Latitude is ascending because pytcube locates points with np.searchsorted (the lake's own
     cubes may be descending; oceanlake handles both).
 

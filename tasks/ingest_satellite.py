@@ -607,6 +607,8 @@ def _count_numpy(data: xr.DataArray, bad: xr.DataArray | None, low: float, high:
         n_valid = values.size - int(np.count_nonzero(np.isnan(values)))
     if np.isneginf(low) and np.isposinf(high):
         return n_valid, 0
+    if n_valid and low <= np.fmin.reduce(values, axis=None) and np.fmax.reduce(values, axis=None) <= high:
+        return n_valid, 0  # the common case, in two reductions without temporaries (fmin/fmax skip NaN)
     outside = np.zeros(values.shape, dtype=bool)
     if not np.isneginf(low):
         np.less(values, low, out=outside)
@@ -665,8 +667,10 @@ def _current_versions(lake: Lake, product: ProductDef, keys: set[str]) -> dict[s
     return found
 
 
-#: Target size of one stored chunk (uncompressed, in the stored dtype): a 5x5 match-up window
-#: decompresses one or a few chunks; larger chunks compress and write faster.
+#: Largest stored chunk (uncompressed, in the stored dtype; spatial dimensions split evenly by
+#: :func:`tasks.cubes.default_chunks`: (1, 1800, 1800) for a 0.1 deg global grid). Measured against
+#: 4 MB (900 x 900) and 512 x 512 tiles: as fast to ingest, and faster for match-up windows from
+#: 200 to 100,000 points (Zarr's per-chunk cost outweighs decoding a few MB more).
 CHUNK_MB = 16
 
 

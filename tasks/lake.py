@@ -99,6 +99,11 @@ def conform(table_name: str, rows: pa.Table, **constants) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def backoff_s(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt + 1`` of a transient failure: 0.05 s doubling up to 5 s, ±50 %."""
+    return min(5.0, 0.05 * 2**attempt) * (0.5 + random.random())
+
+
 class Lake:
     """A read-write session on the lake (one DuckDB connection with the DuckLake attached)."""
 
@@ -197,7 +202,7 @@ class Lake:
             except Exception as exc:  # noqa: BLE001 - classified below
                 if attempt == self.retries or not is_transient(exc):
                     raise
-                delay = min(5.0, 0.05 * 2**attempt) * (0.5 + random.random())
+                delay = backoff_s(attempt)
                 log.warning("transient lake error (%s); retry %d/%d in %.2fs", exc, attempt + 1, self.retries, delay)
                 time.sleep(delay)
         raise AssertionError("unreachable")

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import time
+
 import duckdb
 import pyarrow as pa
 
 from tasks.config import Settings
 from tasks.duck import attach_lake, new_connection
+from tasks.lake import backoff_s, is_transient
 
 
-def connect_readonly(settings: Settings) -> duckdb.DuckDBPyConnection:
+def connect_readonly(settings: Settings, retries: int = 8) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the lake attached READ_ONLY and file access limited to the lake.
 
     Users' SQL can read every table and view but cannot write to the lake, read or write other
-    local files, or change the configuration.
+    local files, or change the configuration. Attaching is retried ``retries`` times with backoff
+    while the catalog is busy (a SQLite catalog is locked while another process or thread commits).
     """
-    con = new_connection(settings)
-    attach_lake(con, settings, read_only=True)
+    for attempt in range(retries + 1):
+        con = new_connection(settings)
+        try:
+            attach_lake(con, settings, read_only=True)
+            break
+        except duckdb.Error as exc:
+            con.close()
+            if attempt == retries or not is_transient(exc):
+                raise
+            time.sleep(backoff_s(attempt))
     data_path = settings.lake_path("tables") + "/"
     con.execute("SET allowed_directories = [?]", [data_path])
     if not settings.is_s3:

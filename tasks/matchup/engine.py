@@ -337,7 +337,7 @@ def _extract_group(ctx: _RunContext, obs_i: np.ndarray, gran_i: np.ndarray, dt: 
     pinned = ctx.pinned.get(f"{cube}/{group}") or ctx.pinned.get(cube)
     dataset = open_cube(ctx.settings, cube, snapshot_id=pinned, group=group)
     ctx.snapshot = dataset.encoding.get("icechunk_snapshot_id")
-    _note_snapshot(ctx.summary.cube_snapshots, cube, group, ctx.snapshot)
+    note_snapshot(ctx.summary.cube_snapshots, cube, group, ctx.snapshot)
     variables = [v for v in ctx.work.extract if v in dataset.data_vars]
     lat, lon = ctx.obs.latitude[obs_i], ctx.obs.longitude[obs_i]
     if ctx.product.geometry == "grid":
@@ -357,7 +357,7 @@ def _extract_group(ctx: _RunContext, obs_i: np.ndarray, gran_i: np.ndarray, dt: 
     return _rows(ctx, windows, found, obs_i, gran_i, dt, dataset)
 
 
-def _note_snapshot(read: dict[str, str], cube: str, group: str | None, snapshot: str | None) -> None:
+def note_snapshot(read: dict[str, str], cube: str, group: str | None, snapshot: str | None) -> None:
     """Record the Icechunk snapshot read: per cube, or per ``cube/group`` when a group saw another one."""
     if snapshot is None:
         return

@@ -33,6 +33,7 @@ import duckdb
 
 import lake_schema
 from tasks.config import Settings, load_settings
+from tasks.matchup.engine import note_snapshot
 from tasks.provenance.crate import METADATA, redact_catalog, write_crate
 from tasks.provenance.hashing import file_sha256, lake_rows_sha256, records_sha256
 from tasks.provenance.model import SOFTWARE, FileRef, Output, RunRecord, SnapshotRef, Step
@@ -166,12 +167,7 @@ def _versions_of_rows(con: duckdb.DuckDBPyConnection, where: str,
                        "USING (product, granule_id) ORDER BY ALL", params).fetchall()
     cubes: dict[str, str] = {}
     for cube, group, snap in rows:
-        if snap is None:
-            continue
-        if cube not in cubes:
-            cubes[cube] = snap
-        elif cubes[cube] != snap and group is not None:
-            cubes[f"{cube}/{group}"] = snap
+        note_snapshot(cubes, cube, group, snap)
     return (None if read is None else int(read)), cubes
 
 
