@@ -85,9 +85,13 @@ def new_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 def _connection_kind(settings: Settings) -> tuple:
-    """What :func:`new_connection` makes of ``settings``: instances of one kind are interchangeable."""
-    return settings.catalog.split(":", 1)[0], settings.threads, settings.memory_limit, settings.is_s3, \
-        settings.s3 if settings.is_s3 else None
+    """What :func:`new_connection` makes of ``settings`` in this thread: instances of one kind are interchangeable.
+
+    Per thread: an instance handed from one thread to another while both use the lake made
+    concurrent backfill days wait forever (tests/flows/test_daily.py::test_backfill_runs_days_concurrently).
+    """
+    return threading.get_ident(), settings.catalog.split(":", 1)[0], settings.threads, settings.memory_limit, \
+        settings.is_s3, settings.s3 if settings.is_s3 else None
 
 
 def lake_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
