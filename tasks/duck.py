@@ -15,6 +15,7 @@ import contextlib
 import importlib
 import logging
 import os
+import sqlite3
 import threading
 from functools import cache
 from pathlib import Path
@@ -140,6 +141,32 @@ def release_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> No
         con.close()
 
 
+_wal_checked: set[str] = set()
+
+
+def use_wal(catalog_path: Path) -> None:
+    """Put a SQLite catalog in write-ahead-log mode (once per process and file; the mode is stored in the file).
+
+    In SQLite's default rollback-journal mode a reader (a read-only attach, a long query) blocks a
+    writer's COMMIT; when the commit gives up with "database is locked", DuckDB's SQLite scanner
+    (1.5.5) keeps that catalog connection open with its PENDING lock until the process exits, and
+    every later attach of the lake then fails or waits forever (tests/lake/test_catalog_locking.py).
+    In WAL mode readers never block the writer, and writers that collide fail before the commit,
+    releasing their locks, so the lake's transaction retry succeeds. A new catalog file is created
+    in WAL mode before DuckLake initialises it.
+    """
+    key = str(catalog_path)
+    if key in _wal_checked:
+        return
+    con = sqlite3.connect(key, timeout=30)
+    try:
+        if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            con.execute("PRAGMA journal_mode=WAL")
+    finally:
+        con.close()
+    _wal_checked.add(key)
+
+
 def attach_lake(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool = False) -> None:
     """Attach the DuckLake catalog of the lake as ``lake`` and make it the default database."""
     kind, target = settings.catalog.split(":", 1)
@@ -148,6 +175,8 @@ def attach_lake(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: b
         if read_only and not catalog_path.exists():
             raise ConfigError(f"no lake at {settings.lake} (catalog {catalog_path} missing); ingest something first")
         catalog_path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "sqlite" and not read_only:
+            use_wal(catalog_path)
     uri = f"ducklake:{target}" if kind == "duckdb" else f"ducklake:{kind}:{target}"
     options = [f"DATA_PATH {_quote(settings.lake_path('tables') + '/')}", "DATA_INLINING_ROW_LIMIT 0"]
     if read_only:

@@ -94,6 +94,22 @@ def test_pack_then_unpack_relocates_the_catalog(tmp_path):
     assert not (dest / "oceanlake-lake.json").exists()
 
 
+def test_pack_includes_what_is_still_in_the_catalogs_write_ahead_log(tmp_path):
+    lake = _fake_lake(tmp_path / "lake", "/x/tables/")
+    writer = sqlite3.connect(lake / "catalog.sqlite")  # lakes keep SQLite catalogs in WAL mode
+    assert writer.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    writer.execute("INSERT INTO ducklake_metadata VALUES ('written_last', 'yes', NULL, NULL)")
+    writer.commit()  # in catalog.sqlite-wal while the writer is open
+    assert (lake / "catalog.sqlite-wal").stat().st_size > 0
+    archive = tmp_path / "lake.zip"
+    glue.pack(lake, archive)
+    writer.close()
+    assert not {n for n in zipfile.ZipFile(archive).namelist() if n.endswith(("-wal", "-shm"))}
+    glue.unpack(archive, tmp_path / "copy")
+    with sqlite3.connect(tmp_path / "copy" / "catalog.sqlite") as con:
+        assert con.execute("SELECT value FROM ducklake_metadata WHERE key = 'written_last'").fetchone() == ("yes",)
+
+
 def test_unpack_refuses_what_is_not_a_lake_archive(tmp_path):
     not_zip = tmp_path / "x.dat"
     not_zip.write_text("hello")

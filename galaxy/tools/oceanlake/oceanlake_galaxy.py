@@ -125,13 +125,26 @@ def pack(lake: Path, archive_path: Path) -> int:
     """
     if not (lake / CATALOG).is_file():
         raise GalaxyGlueError(f"{lake} has no {CATALOG}: not a local oceanlake lake (nothing was ingested?)")
+    _checkpoint(lake / CATALOG)
+    wal_files = {lake / f"{CATALOG}-wal", lake / f"{CATALOG}-shm"}
     count = 0
     with zipfile.ZipFile(archive_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(MANIFEST, json.dumps(ARCHIVE_FORMAT, indent=1) + "\n")
-        for path in sorted(p for p in lake.rglob("*") if p.is_file()):
+        for path in sorted(p for p in lake.rglob("*") if p.is_file() and p not in wal_files):
             archive.write(path, path.relative_to(lake).as_posix())
             count += 1
     return count
+
+
+def _checkpoint(catalog: Path) -> None:
+    """Move the catalog's write-ahead log into the file itself (lakes keep SQLite catalogs in WAL mode)."""
+    con = sqlite3.connect(catalog, timeout=30)
+    try:
+        busy = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    finally:
+        con.close()
+    if busy:
+        raise GalaxyGlueError(f"{catalog} is being written by another process; pack the lake once it has finished")
 
 
 def unpack(archive_path: Path, dest: Path) -> str:
