@@ -25,7 +25,11 @@ import json
 import logging
 import math
 import re
+import threading
+import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -195,30 +199,66 @@ def _check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _write_to_session(dataset: xr.Dataset, session: icechunk.Session, mode: str, append_dim: str | None,
-                      group: str | None = None, same_coords: tuple[str, ...] = ()) -> None:
+                      group: str | None = None, same_coords: tuple[str, ...] = (),
+                      stored: _Coordinates | None = None) -> _Coordinates | None:
     """Write ``dataset`` into the (uncommitted) session, with each variable's own encoding.
 
     When appending, dask chunks are re-aligned to the cube's existing Zarr chunks (which are
     fixed by the first write), so an ingest chunked differently still writes safely. Values of
     ``append_dim`` already in the cube are overwritten in place (region write) instead of being
     appended twice, so re-ingesting or reprocessing a time step is idempotent.
+
+    ``stored``: the cube's coordinates at the session's parent snapshot when known (else read).
+    Returns the coordinates after this write when appending (None otherwise).
     """
     align = append_dim is not None
+    after = None
     if mode != "a":  # new arrays: default codec (appends and region writes reuse the stored one)
         for var in dataset.data_vars.values():
             var.encoding.setdefault("compressors", (DEFAULT_COMPRESSOR,))
     if append_dim is not None and mode == "a":
-        dataset = _overwrite_existing(dataset, session, append_dim, same_coords)
+        dataset, after = _overwrite_existing(dataset, session, append_dim, same_coords, stored)
         if dataset is None:
-            return
+            return after
     if _USE_TO_ICECHUNK and group is None:
         from icechunk.xarray import to_icechunk
 
         to_icechunk(dataset, session, mode=mode, append_dim=append_dim, align_chunks=align)
-        return
+        return after
     # Same writes, same process: fine for in-memory arrays and dask's threaded/sync schedulers.
     dataset.to_zarr(session.store, group=group, mode=mode, append_dim=append_dim, consolidated=False,
                     zarr_format=3, align_chunks=align)
+    return after
+
+
+@dataclass
+class _Coordinates:
+    """1-D coordinates of a cube snapshot: the append dimension's and those that must stay equal."""
+
+    dim: str
+    values: dict[str, np.ndarray]
+    attrs: dict[str, Any]  # the append dimension's stored attributes (CF time units)
+    dtype: np.dtype | None  # the append dimension's stored (encoded) dtype
+
+
+#: Coordinates of the last snapshots this process committed, by (cube location, snapshot id): a
+#: snapshot never changes, so the next append on top of it needs not read them back (one group
+#: listing and three array reads per granule otherwise).
+_SNAPSHOT_COORDINATES: OrderedDict[tuple[str, str], _Coordinates] = OrderedDict()
+_SNAPSHOT_COORDINATES_MAX = 16
+_snapshot_coordinates_lock = threading.Lock()
+
+
+def _remember_coordinates(location: str, snapshot: str, coords: _Coordinates) -> None:
+    with _snapshot_coordinates_lock:
+        _SNAPSHOT_COORDINATES[(location, snapshot)] = coords
+        while len(_SNAPSHOT_COORDINATES) > _SNAPSHOT_COORDINATES_MAX:
+            _SNAPSHOT_COORDINATES.popitem(last=False)
+
+
+def _known_coordinates(location: str, snapshot: str) -> _Coordinates | None:
+    with _snapshot_coordinates_lock:
+        return _SNAPSHOT_COORDINATES.get((location, snapshot))
 
 
 def _stored_coordinate(group: zarr.Group, name: str, names: set[str] | None = None) -> np.ndarray | None:
@@ -233,29 +273,62 @@ def _stored_coordinate(group: zarr.Group, name: str, names: set[str] | None = No
     return np.asarray(values)
 
 
+def _as_stored(values: np.ndarray, coords: _Coordinates) -> np.ndarray | None:
+    """``values`` of the append dimension as they read back once appended (None: not stored exactly)."""
+    existing = coords.values[coords.dim]
+    units = str(coords.attrs.get("units", ""))
+    try:
+        if " since " in units:
+            calendar = coords.attrs.get("calendar", "standard")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # xarray warns when it changes units or dtype: the round trip
+                # through the stored units below then differs
+                encoded, _, _ = xr.coding.times.encode_cf_datetime(values, units, calendar, dtype=coords.dtype)
+                if encoded.dtype != coords.dtype:
+                    return None
+                decoded = np.asarray(xr.coding.times.decode_cf_datetime(encoded, units, calendar))
+        else:
+            decoded = values.astype(existing.dtype)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return decoded if decoded.dtype == existing.dtype and np.array_equal(decoded, values) else None
+
+
+def _read_coordinates(session: icechunk.Session, dim: str, same_coords: tuple[str, ...]) -> _Coordinates:
+    group = zarr.open_group(session.store, mode="r", zarr_format=3)
+    names = set(group.array_keys())
+    values = {name: v for name in (dim, *same_coords) if (v := _stored_coordinate(group, name, names)) is not None}
+    if dim not in names:
+        return _Coordinates(dim, values, {}, None)
+    return _Coordinates(dim, values, dict(group[dim].attrs), group[dim].dtype)
+
+
 def _overwrite_existing(dataset: xr.Dataset, session: icechunk.Session, dim: str,
-                        same_coords: tuple[str, ...] = ()) -> xr.Dataset | None:
+                        same_coords: tuple[str, ...] = (), stored: _Coordinates | None = None,
+                        ) -> tuple[xr.Dataset | None, _Coordinates | None]:
     """Region-write the ``dim`` values already in the cube; return the rest to append (None if nothing).
 
     Coordinates of ``same_coords`` found equal to the cube's are left out of the returned dataset:
-    appending would rewrite them unchanged.
+    appending would rewrite them unchanged. ``stored``: the cube's coordinates when known (else
+    read from the session). Also returns the coordinates the cube has after the write (None when
+    they cannot be told without reading them back).
 
     Raises:
         ValueError: when a coordinate of ``same_coords`` differs from the cube's (another grid).
     """
-    group = zarr.open_group(session.store, mode="r", zarr_format=3)
-    names = set(group.array_keys())
+    if stored is None or stored.dim != dim or any(n not in stored.values for n in same_coords if n in dataset.coords):
+        stored = _read_coordinates(session, dim, same_coords)
     unchanged = []
     for name in same_coords:
-        stored = _stored_coordinate(group, name, names)
-        if stored is None or name not in dataset.coords or dim in dataset[name].dims:
+        values = stored.values.get(name)
+        if values is None or name not in dataset.coords or dim in dataset[name].dims:
             continue
-        if not np.array_equal(stored, dataset[name].values):
+        if not np.array_equal(values, dataset[name].values):
             raise ValueError(f"its {name} coordinate differs from the cube's; a product definition must map "
                              "each grid to its own cube (its `cube` template)")
         unchanged.append(name)
     dataset = dataset.drop_vars(unchanged)
-    existing = _stored_coordinate(group, dim, names)
+    existing = stored.values.get(dim)
     position = {value: i for i, value in enumerate(existing)}
     new_values = dataset[dim].values
     repeated = [v for v in new_values if v in position]
@@ -265,11 +338,18 @@ def _overwrite_existing(dataset: xr.Dataset, session: icechunk.Session, dim: str
         piece = piece.drop_vars([n for n, v in piece.variables.items() if dim not in v.dims])
         piece.to_zarr(session.store, region={dim: slice(index, index + 1)}, consolidated=False, zarr_format=3,
                       align_chunks=True)
+    appended = np.asarray([v for v in new_values if v not in position], dtype=new_values.dtype)
+    after = None
+    if set(unchanged) == {n for n in same_coords if n in stored.values}:  # else: coordinates were rewritten
+        readback = _as_stored(appended, stored)
+        if readback is not None:
+            after = _Coordinates(dim, {**stored.values, dim: np.concatenate([existing, readback])}, stored.attrs,
+                                 stored.dtype)
     if not repeated and dim in dataset.indexes and dataset.indexes[dim].is_unique:
-        return dataset  # all new: append as is (selecting them all would copy every array)
+        return dataset, after  # all new: append as is (selecting them all would copy every array)
     if len(repeated) == len(new_values):
-        return None
-    return dataset.sel({dim: [v for v in new_values if v not in position]})
+        return None, after
+    return dataset.sel({dim: list(appended)}), after
 
 
 @contextlib.contextmanager
@@ -287,8 +367,11 @@ def _commit_lock(settings: Settings, name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _commit(session: icechunk.Session, message: str, metadata: dict[str, Any], rebase_tries: int) -> str:
+def _commit(session: icechunk.Session, message: str, metadata: dict[str, Any], rebase_tries: int) -> tuple[str, bool]:
     """Commit, rebasing on :class:`icechunk.ConflictError` up to ``rebase_tries`` times.
+
+    Returns:
+        The new snapshot id, and whether the session was rebased on other writers' commits.
 
     Raises:
         icechunk.RebaseFailedError: when the concurrent changes really conflict with this session.
@@ -296,7 +379,7 @@ def _commit(session: icechunk.Session, message: str, metadata: dict[str, Any], r
     """
     for attempt in range(rebase_tries + 1):
         try:
-            return session.commit(message, metadata=metadata)
+            return session.commit(message, metadata=metadata), attempt > 0
         except icechunk.ConflictError:
             if attempt == rebase_tries:
                 raise
@@ -369,18 +452,23 @@ def write_cube(
     location = cube_location(settings, name)
     for attempt in range(1, max_attempts + 1):
         session = repo.writable_session(BRANCH)
+        parent = session.snapshot_id
+        after = None
         try:
             if group is not None:
                 _write_to_session(dataset, session, "w", None, group=group)
             else:
+                known = _known_coordinates(location, parent) if append_dim is not None else None
                 if append_dim is None and _has_array(session.store):
                     raise FileExistsError(f"cube {location} already holds data; pass append_dim= to append, "
                                           "or write to a new cube name")
-                appending = append_dim is not None and _has_array(session.store, append_dim)
-                _write_to_session(dataset, session, "a" if appending else "w-", append_dim if appending else None,
-                                  same_coords=same_coords)
+                appending = known is not None or (append_dim is not None and _has_array(session.store, append_dim))
+                after = _write_to_session(dataset, session, "a" if appending else "w-",
+                                          append_dim if appending else None, same_coords=same_coords, stored=known)
             with _commit_lock(settings, name):
-                snapshot = _commit(session, message, meta, rebase_tries)
+                snapshot, rebased = _commit(session, message, meta, rebase_tries)
+            if after is not None and not rebased:  # after a rebase the cube also holds others' appends
+                _remember_coordinates(location, snapshot, after)
         except (icechunk.RebaseFailedError, icechunk.ConflictError) as exc:
             _discard(session)
             if attempt == max_attempts:

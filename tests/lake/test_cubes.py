@@ -136,10 +136,11 @@ def test_concurrent_appends_both_land(lake, monkeypatch):
     real_write = cubes._write_to_session
 
     def write_then_wait(*args, **kwargs):
-        real_write(*args, **kwargs)
+        after = real_write(*args, **kwargs)
         calls.append(1)
         if len(calls) <= 2:  # the first two writes wait so both sessions share one parent
             barrier.wait()
+        return after
 
     monkeypatch.setattr(cubes, "_write_to_session", write_then_wait)
     results: dict[str, object] = {}
@@ -268,3 +269,48 @@ def test_swath_granules_are_groups(settings):
     write_cube(settings, "swath", granule(0.03), "g1 again", group="G1")
     assert (open_cube(settings, "swath", group="G1").rrs.values == np.float32(0.03)).all()
     assert (open_cube(settings, "swath", group="G2").rrs.values == np.float32(0.02)).all()
+
+
+def test_appends_reuse_the_coordinates_of_their_own_last_commit(settings, monkeypatch):
+    """Successive appends in one process do not read the cube's coordinates back; results are unchanged."""
+    reads: list[str] = []
+    real_read = cubes._read_coordinates
+    monkeypatch.setattr(cubes, "_read_coordinates", lambda *a: reads.append("read") or real_read(*a))
+    days = [make_cube(f"2025-03-0{i}", 1, seed=i) for i in range(1, 5)]
+    same = ("lat", "lon", "wavelength")
+    for day in days:
+        write_cube(settings, "memo", day, "append", append_dim="time", same_coords=same)
+    assert reads == ["read"]  # the second write reads; the third and fourth reuse what it committed
+    write_cube(settings, "memo", days[1], "again", append_dim="time", same_coords=same)  # region overwrite
+    assert reads == ["read"]
+    xr.testing.assert_identical(open_cube(settings, "memo").load(), xr.concat(days, dim="time"))
+    with pytest.raises(ValueError, match="lat coordinate differs"):  # checked against the remembered grid
+        write_cube(settings, "memo", make_cube("2025-03-09", 1).assign_coords(lat=np.linspace(0, 1, 6)), "other grid",
+                   append_dim="time", same_coords=same)
+
+
+def test_a_commit_by_another_writer_is_read_not_assumed(settings, monkeypatch):
+    """The memo is keyed by snapshot: after someone else's commit the coordinates are read again."""
+    same = ("lat", "lon", "wavelength")
+    write_cube(settings, "shared", make_cube("2025-03-01", 1), "first", append_dim="time", same_coords=same)
+    write_cube(settings, "shared", make_cube("2025-03-02", 1, seed=1), "second", append_dim="time", same_coords=same)
+    other = cubes.open_cube_repository(settings, "shared").writable_session(cubes.BRANCH)  # not write_cube
+    make_cube("2025-03-03", 1, seed=2).to_zarr(other.store, append_dim="time", consolidated=False, zarr_format=3)
+    other.commit("another writer")
+    reads: list[str] = []
+    real_read = cubes._read_coordinates
+    monkeypatch.setattr(cubes, "_read_coordinates", lambda *a: reads.append("read") or real_read(*a))
+    write_cube(settings, "shared", make_cube("2025-03-03", 1, seed=3), "rewrite", append_dim="time",
+               same_coords=same)  # a time the other writer added: overwritten in place, not appended twice
+    assert reads == ["read"]
+    times = open_cube(settings, "shared")["time"].values
+    assert list(times) == list(pd.date_range("2025-03-01", periods=3, freq="D").values)
+
+
+def test_times_the_cube_cannot_store_exactly_are_not_remembered():
+    stored = np.array(["2025-03-01T00:00:00"], dtype="datetime64[ns]")
+    coords = cubes._Coordinates("time", {"time": stored}, {"units": "microseconds since 1970-01-01",
+                                                          "calendar": "proleptic_gregorian"}, np.dtype("int64"))
+    exact = np.array(["2025-03-02T00:00:00.000001"], dtype="datetime64[ns]")
+    assert cubes._as_stored(exact, coords).tolist() == exact.tolist()
+    assert cubes._as_stored(np.array(["2025-03-02T00:00:00.000000001"], dtype="datetime64[ns]"), coords) is None
