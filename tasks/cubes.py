@@ -74,6 +74,11 @@ def _icechunk_writer_is_compatible() -> bool:
 
 _USE_TO_ICECHUNK = _icechunk_writer_is_compatible()
 
+try:  # the encoder xarray's Zarr backend applies to every variable it writes
+    from xarray.backends.zarr import encode_zarr_variable as _encode_zarr_variable
+except ImportError:  # pragma: no cover - another xarray layout: appends go through to_zarr
+    _encode_zarr_variable = None
+
 
 # --------------------------------------------------------------------------------------------
 # Location and repository
@@ -218,7 +223,7 @@ def _write_to_session(dataset: xr.Dataset, session: icechunk.Session, mode: str,
             var.encoding.setdefault("compressors", (DEFAULT_COMPRESSOR,))
     if append_dim is not None and mode == "a":
         dataset, after = _overwrite_existing(dataset, session, append_dim, same_coords, stored)
-        if dataset is None:
+        if dataset is None or (after is not None and _append_in_memory(dataset, session, append_dim, after)):
             return after
     if _USE_TO_ICECHUNK and group is None:
         from icechunk.xarray import to_icechunk
@@ -239,6 +244,7 @@ class _Coordinates:
     values: dict[str, np.ndarray]
     attrs: dict[str, Any]  # the append dimension's stored attributes (CF time units)
     dtype: np.dtype | None  # the append dimension's stored (encoded) dtype
+    encodings: dict[str, dict[str, Any]] | None = None  # of the arrays along ``dim``, as xarray decodes them
 
 
 #: Coordinates of the last snapshots this process committed, by (cube location, snapshot id): a
@@ -344,12 +350,55 @@ def _overwrite_existing(dataset: xr.Dataset, session: icechunk.Session, dim: str
         readback = _as_stored(appended, stored)
         if readback is not None:
             after = _Coordinates(dim, {**stored.values, dim: np.concatenate([existing, readback])}, stored.attrs,
-                                 stored.dtype)
+                                 stored.dtype, stored.encodings)
     if not repeated and dim in dataset.indexes and dataset.indexes[dim].is_unique:
         return dataset, after  # all new: append as is (selecting them all would copy every array)
     if len(repeated) == len(new_values):
         return None, after
     return dataset.sel({dim: list(appended)}), after
+
+
+def _append_in_memory(dataset: xr.Dataset, session: icechunk.Session, dim: str, state: _Coordinates) -> bool:
+    """Append in-memory ``dataset`` along ``dim`` with Zarr directly; False (nothing written) when xarray must.
+
+    The same writes as ``to_zarr(append_dim=dim)``: each variable encoded with the encoding of its
+    stored array (:attr:`_Coordinates.encodings`, decoded once per cube and process and then carried
+    from snapshot to snapshot), each array resized and its new slice written; attributes untouched.
+    Without re-opening the cube through xarray, which decodes the stored time coordinate on
+    every append (~30 % of an L3m day's write). Only when every variable is a numpy array along
+    ``dim`` that the cube already holds with the same dimensions and encoded dtype.
+    """
+    variables = dict(dataset.variables)
+    if _encode_zarr_variable is None or any(
+            dim not in var.dims or not isinstance(var.data, np.ndarray) for var in variables.values()):
+        return False
+    group = zarr.open_group(session.store, mode="r+", zarr_format=3)
+    if not set(variables) <= set(group.array_keys()):
+        return False
+    if state.encodings is None or not set(variables) <= set(state.encodings):
+        state.encodings = _stored_encodings(session, sorted(map(str, variables)))
+    plans = []
+    for name, var in variables.items():
+        array = group[str(name)]
+        axis = var.dims.index(dim)
+        encoded = _encode_zarr_variable(xr.Variable(var.dims, var.data, var.attrs, dict(state.encodings[name])),
+                                        name=str(name), zarr_format=3)
+        if tuple(array.metadata.dimension_names or ()) != var.dims or encoded.dtype != array.dtype or \
+                array.shape[:axis] + array.shape[axis + 1:] != var.shape[:axis] + var.shape[axis + 1:]:
+            return False
+        plans.append((array, axis, encoded.values))
+    for array, axis, values in plans:
+        start = array.shape[axis]
+        array.resize(array.shape[:axis] + (start + values.shape[axis],) + array.shape[axis + 1:])
+        array[tuple(slice(start, None) if i == axis else slice(None) for i in range(values.ndim))] = values
+    return True
+
+
+def _stored_encodings(session: icechunk.Session, names: list[str]) -> dict[str, dict[str, Any]]:
+    """The encodings xarray appends ``names`` with: those of the stored arrays, CF-decoded."""
+    store = xr.backends.zarr.ZarrStore.open_group(session.store, mode="r", zarr_format=3, consolidated=False)
+    decoded, _, _ = xr.conventions.decode_cf_variables({n: store.open_store_variable(n) for n in names}, {})
+    return {name: dict(var.encoding) for name, var in decoded.items()}
 
 
 @contextlib.contextmanager

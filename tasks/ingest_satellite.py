@@ -75,11 +75,11 @@ BATCH_GRANULES = 8
 READ_AHEAD_BYTES = 128 * 2**20
 MAX_READ_AHEAD = 4
 #: Granules per quality-gate call and current-version look-up, at least, when granules are small
-#: enough to read two ahead: a great-expectations run costs ~40 ms and a catalog query 15-30 ms of
-#: CPU whatever the number of rows, as much as a third of decoding a 26 MB L3m day, so the caller
-#: waits for the next granule to be decoded and handles both with one call each (measured on 10
-#: L3m days: 3.6-4.1 s instead of 4.5-4.9 s).
-GATE_GROUP = 2
+#: enough to read that many ahead: a great-expectations run costs 40-70 ms and a catalog query
+#: 15-30 ms whatever the number of rows, as much as half of decoding a 26 MB L3m day, and both hold
+#: the GIL the reader's netCDF4 decoding also holds, so the caller waits for the next granules to be
+#: decoded and handles them with one call each (10 L3m days: 2.8 s with 4, 3.0-3.1 s with 2).
+GATE_GROUP = 4
 #: Files checksummed ahead of the reader (their catalog look-ups are one query); downloads of
 #: remote files are fewer, they take disk space.
 HASH_AHEAD = 8

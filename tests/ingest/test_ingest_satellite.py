@@ -164,7 +164,7 @@ def _day(path, day: int, empty: bool = False):
     return target
 
 
-def test_granules_are_gated_in_pairs_and_stored_in_even_chunks(pace, settings, monkeypatch):
+def test_granules_are_gated_in_groups_and_stored_in_even_chunks(pace, settings, monkeypatch):
     import zarr
 
     import tasks.ingest_satellite as module
@@ -187,7 +187,8 @@ def test_granules_are_gated_in_pairs_and_stored_in_even_chunks(pace, settings, m
     assert (summary.files_ingested, summary.files_quarantined) == (4, 1)
     gated = [g for group in groups for g in group]
     assert sorted(gated) == sorted(f.name[:-3] for f in files)  # each granule gated once
-    assert len(groups) <= 3 and len(groups[0]) == 2  # a granule waits for the next one: one call for both
+    assert len(groups[0]) == module.GATE_GROUP == 4  # a granule waits for the next three: one call for all
+    assert len(groups) == 2  # and the last one alone (no waiting at the end of a run)
     assert "no valid pixel" in _q(settings, "SELECT reason FROM quarantine")[0]["reason"]
     cube = open_cube(settings, CUBE)
     assert cube.sizes["time"] == 4

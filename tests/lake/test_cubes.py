@@ -314,3 +314,43 @@ def test_times_the_cube_cannot_store_exactly_are_not_remembered():
     exact = np.array(["2025-03-02T00:00:00.000001"], dtype="datetime64[ns]")
     assert cubes._as_stored(exact, coords).tolist() == exact.tolist()
     assert cubes._as_stored(np.array(["2025-03-02T00:00:00.000000001"], dtype="datetime64[ns]"), coords) is None
+
+
+def _packed_days(start: str, n: int) -> list[xr.Dataset]:
+    """Daily cubes whose chl is stored packed (int16 with scale_factor/add_offset/_FillValue), rrs as float32."""
+    days = []
+    for i, day in enumerate(pd.date_range(start, periods=n, freq="D")):
+        ds = make_cube(str(day.date()), 1, seed=10 + i)
+        ds["chl"].encoding.update(dtype="int16", scale_factor=0.001, add_offset=5.0, _FillValue=-32767)
+        ds["chl"][0, 1, 1] = np.nan
+        days.append(ds)
+    return days
+
+
+def test_appends_written_directly_store_what_xarray_stores(settings, monkeypatch):
+    """The in-memory append path writes the same arrays, bytes and metadata as ``to_zarr(append_dim=...)``."""
+    import zarr
+
+    used: list[bool] = []
+    real_append = cubes._append_in_memory
+    monkeypatch.setattr(cubes, "_append_in_memory", lambda *a: used.append(real_append(*a)) or used[-1])
+    days = _packed_days("2025-05-01", 4)
+    for day in days:
+        write_cube(settings, "direct", day, "append", append_dim="time", same_coords=("lat", "lon", "wavelength"))
+    assert used[-2:] == [True, True]  # from the third day on: the cube's state is known
+    monkeypatch.setattr(cubes, "_append_in_memory", lambda *a: False)
+    for day in days:
+        write_cube(settings, "xarray", day, "append", append_dim="time", same_coords=("lat", "lon", "wavelength"))
+
+    def arrays(name):
+        session = cubes.open_cube_repository(settings, name).readonly_session(branch=cubes.BRANCH)
+        group = zarr.open_group(session.store, mode="r", zarr_format=3)
+        return {k: (group[k].metadata.to_dict(), group[k][:]) for k in group.array_keys()}
+
+    direct, reference = arrays("direct"), arrays("xarray")
+    assert direct.keys() == reference.keys() == {"time", "lat", "lon", "wavelength", "rrs", "chl"}
+    for key, (metadata, values) in reference.items():
+        assert direct[key][0] == metadata, key
+        np.testing.assert_array_equal(direct[key][1], values, err_msg=key)
+    assert direct["chl"][1].dtype == np.int16
+    xr.testing.assert_identical(open_cube(settings, "direct").load(), open_cube(settings, "xarray").load())
