@@ -21,6 +21,8 @@ How
     ingest of one more granule into another lake (imports, great-expectations suites, DuckDB
     extensions); the ingest time is the wall time of the call (it opens the lake, a new one) and
     the best of ``--repeat`` runs; decode-only is the best of max(2, repeat) runs in the parent.
+    ``--existing-lake`` opens the lake once before the timed ingest (catalog, tables and views
+    created: a daily run) instead of ingesting into a new one.
     ``--profile N`` prints the child's cProfile top N functions. Each line also gives the CPU
     seconds of both sides (process CPU time, all threads; the ingest's of its best run) and the
     1-minute load average at the end of the case: on shared cores, wall times follow the load.
@@ -149,6 +151,10 @@ def child(spec_path: str) -> None:
     # one-time process costs: imports, GE suites, DuckDB extensions
     ingest_satellite(spec["product"], spec["warmup"], warm)
     settings = load_settings(lake=spec["lake"])
+    if spec.get("existing"):  # the daily case: the lake's catalog, tables and views exist already
+        from tasks.lake import Lake
+
+        Lake(settings).close()
     profiler = None
     if spec.get("profile"):
         import cProfile
@@ -179,7 +185,7 @@ def child(spec_path: str) -> None:
                       "open_existing": open_existing}))
 
 
-def run_case(case: str, n: int, tmp: Path, profile: int = 0, repeat: int = 1) -> dict:
+def run_case(case: str, n: int, tmp: Path, profile: int = 0, repeat: int = 1, existing: bool = False) -> dict:
     product = CASES[case]
     folder = tmp / f"{case}-{n}"
     folder.mkdir()
@@ -195,7 +201,8 @@ def run_case(case: str, n: int, tmp: Path, profile: int = 0, repeat: int = 1) ->
         spec.write_text(json.dumps({"product": product, "files": [str(p) for p in files],
                                     "warmup": [str(p) for p in warmup],
                                     "lake": str(tmp / f"lake-{case}-{n}-{attempt}"),
-                                    "cache": str(tmp / "cache"), "profile": profile}))
+                                    "cache": str(tmp / "cache"), "profile": profile,
+                                    "existing": existing}))
         out = subprocess.run([sys.executable, __file__, "--child", str(spec)], capture_output=True, text=True,
                              check=True, env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
         if profile:
@@ -238,6 +245,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1,
                         help="ingest runs per case (fresh process and lake each); the best wall time is kept "
                              "(decode-only: best of max(2, repeat)); peak RSS is the highest of the runs")
+    parser.add_argument("--existing-lake", action="store_true",
+                        help="ingest into a lake whose catalog, tables and views exist already (a daily run), "
+                             "not a new one (the default: the lake opening then creates them)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="cProfile the ingest in the child; print its top N functions (cumulative, own time)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -252,7 +262,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_sat_") as tmp:
         for case in args.cases.split(","):
             for n in (int(s) for s in args.scales.split(",")):
-                rows.append(run_case(case, n, Path(tmp), args.profile, args.repeat))
+                rows.append(run_case(case, n, Path(tmp), args.profile, args.repeat, args.existing_lake))
                 r = rows[-1]
                 print(f"{case:6s} {n:3d} granules {r['source_mb']:7.1f} MB  decode {r['decode_mb_s']:7.1f} MB/s  "
                       f"ingest {r['ingest_mb_s']:7.1f} MB/s  ratio {r['ratio']:.2f}  "

@@ -141,7 +141,7 @@ def release_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> No
         con.close()
 
 
-_wal_checked: set[str] = set()
+_wal_checked: set[tuple] = set()
 
 
 def use_wal(catalog_path: Path) -> None:
@@ -155,16 +155,24 @@ def use_wal(catalog_path: Path) -> None:
     releasing their locks, so the lake's transaction retry succeeds. A new catalog file is created
     in WAL mode before DuckLake initialises it.
     """
-    key = str(catalog_path)
-    if key in _wal_checked:
+    if _file_identity(catalog_path) in _wal_checked:
         return
-    con = sqlite3.connect(key, timeout=30)
+    con = sqlite3.connect(catalog_path, timeout=30)
     try:
         if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             con.execute("PRAGMA journal_mode=WAL")
     finally:
         con.close()
-    _wal_checked.add(key)
+    _wal_checked.add(_file_identity(catalog_path))
+
+
+def _file_identity(path: Path) -> tuple:
+    """Path, device and inode: a catalog deleted and created again at the same path is checked again."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path), None, None)
+    return str(path), stat.st_dev, stat.st_ino
 
 
 def attach_lake(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool = False) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks import duck
 from tasks.duck import attach_lake, new_connection
 from tasks.lake import Lake
 from tasks.query import connect_readonly
@@ -47,10 +48,22 @@ def test_an_existing_rollback_journal_catalog_is_switched_to_wal(settings):
     catalog = _catalog(settings)
     with sqlite3.connect(catalog) as con:  # a catalog made by an older oceanlake or another DuckLake client
         con.execute("PRAGMA journal_mode=DELETE")
-    from tasks import duck
-    duck._wal_checked.discard(str(catalog))
+    duck._wal_checked.clear()  # as in a new process (the check runs once per process and file)
     with Lake(settings) as lake:
         assert lake.count("quarantine") == 1
+    with sqlite3.connect(catalog) as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_catalog_deleted_and_created_again_in_the_same_process_is_wal_again(settings, tmp_path):
+    with Lake(settings):
+        pass
+    catalog = _catalog(settings)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{catalog}{suffix}").unlink(missing_ok=True)
+    sqlite3.connect(catalog).close()  # a new, empty rollback-journal file at the same path
+    with Lake(settings):
+        pass
     with sqlite3.connect(catalog) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
