@@ -15,7 +15,8 @@ import contextlib
 import importlib
 import logging
 import os
-import sqlite3
+import subprocess
+import sys
 import threading
 from functools import cache
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from tasks.config import Settings
-from tasks.errors import ConfigError
+from tasks.errors import ConfigError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -141,33 +142,50 @@ def release_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> No
         con.close()
 
 
+#: Run in a child process: SQLite locks are POSIX locks, owned by the process, and closing any
+#: descriptor of the file drops all of them - Python's sqlite3 closing its connection in this
+#: process would release the locks of DuckDB's own SQLite copy (seen as "disk I/O error").
+_WAL_SCRIPT = (
+    "import sqlite3, sys\n"
+    "con = sqlite3.connect(sys.argv[1], timeout=30)\n"
+    "if con.execute('PRAGMA journal_mode').fetchone()[0].lower() != 'wal':\n"
+    "    con.execute('PRAGMA journal_mode=WAL')\n"
+    "con.close()\n"
+)
 _wal_checked: set[tuple] = set()
+_wal_lock = threading.Lock()
 
 
 def use_wal(catalog_path: Path) -> None:
-    """Put a SQLite catalog in write-ahead-log mode (once per process and file; the mode is stored in the file).
+    """Put a SQLite catalog in write-ahead-log mode (stored in the file; checked once per process and file).
 
     In SQLite's default rollback-journal mode a reader (a read-only attach, a long query) blocks a
     writer's COMMIT; when the commit gives up with "database is locked", DuckDB's SQLite scanner
     (1.5.5) keeps that catalog connection open with its PENDING lock until the process exits, and
     every later attach of the lake then fails or waits forever (tests/lake/test_catalog_locking.py).
     In WAL mode readers never block the writer, and writers that collide fail before the commit,
-    releasing their locks, so the lake's transaction retry succeeds. A new catalog file is created
-    in WAL mode before DuckLake initialises it.
+    releasing their locks, so the lake's transaction retry succeeds. A missing catalog file is
+    created in WAL mode before DuckLake initialises it. The check runs in a child process (see
+    :data:`_WAL_SCRIPT`), 20-40 ms once per process and catalog file.
+
+    Raises:
+        TransientError: when the catalog stayed locked by other writers for 30 s.
+        ConfigError: when the file is not a SQLite database or cannot be written.
     """
-    if _file_identity(catalog_path) in _wal_checked:
-        return
-    con = sqlite3.connect(catalog_path, timeout=30)
-    try:
-        if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            con.execute("PRAGMA journal_mode=WAL")
-    finally:
-        con.close()
-    _wal_checked.add(_file_identity(catalog_path))
+    with _wal_lock:
+        if _file_identity(catalog_path) in _wal_checked:
+            return
+        done = subprocess.run([sys.executable, "-S", "-c", _WAL_SCRIPT, str(catalog_path)], capture_output=True,
+                              text=True, timeout=120, check=False)
+        if done.returncode:
+            message = (done.stderr.strip().splitlines() or ["failed"])[-1]
+            error = TransientError if "locked" in message else ConfigError
+            raise error(f"catalog {catalog_path}: cannot switch it to WAL mode: {message}")
+        _wal_checked.add(_file_identity(catalog_path))
 
 
 def _file_identity(path: Path) -> tuple:
-    """Path, device and inode: a catalog deleted and created again at the same path is checked again."""
+    """Path, device and inode of a file (a catalog deleted since is checked again when created anew)."""
     try:
         stat = path.stat()
     except OSError:

@@ -55,15 +55,14 @@ def test_an_existing_rollback_journal_catalog_is_switched_to_wal(settings):
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_a_catalog_deleted_and_created_again_in_the_same_process_is_wal_again(settings, tmp_path):
-    with Lake(settings):
-        pass
+def test_a_catalog_deleted_in_a_running_process_is_created_again_in_wal_mode(settings):
+    with Lake(settings) as lake:
+        lake.quarantine([_row("old.nc")])
     catalog = _catalog(settings)
     for suffix in ("", "-wal", "-shm"):
-        Path(f"{catalog}{suffix}").unlink(missing_ok=True)
-    sqlite3.connect(catalog).close()  # a new, empty rollback-journal file at the same path
-    with Lake(settings):
-        pass
+        Path(f"{catalog}{suffix}").unlink(missing_ok=True)  # the lake deleted while the worker runs
+    with Lake(settings) as lake:
+        assert lake.count("quarantine") == 0
     with sqlite3.connect(catalog) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
