@@ -35,11 +35,19 @@ def _catalog(settings) -> Path:
     return Path(target)
 
 
+def _journal_mode(catalog: Path) -> str:
+    """The catalog's journal mode, read with Python's sqlite3 (no DuckDB connection has the file open here)."""
+    con = sqlite3.connect(catalog)
+    try:
+        return con.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        con.close()
+
+
 def test_a_new_catalog_is_in_wal_mode(settings):
     with Lake(settings):
         pass
-    with sqlite3.connect(_catalog(settings)) as con:
-        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert _journal_mode(_catalog(settings)) == "wal"
 
 
 def test_an_existing_rollback_journal_catalog_is_switched_to_wal(settings):
@@ -51,8 +59,7 @@ def test_an_existing_rollback_journal_catalog_is_switched_to_wal(settings):
     duck._wal_checked.clear()  # as in a new process (the check runs once per process and file)
     with Lake(settings) as lake:
         assert lake.count("quarantine") == 1
-    with sqlite3.connect(catalog) as con:
-        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert _journal_mode(catalog) == "wal"
 
 
 def test_a_catalog_deleted_in_a_running_process_is_created_again_in_wal_mode(settings):
@@ -63,8 +70,7 @@ def test_a_catalog_deleted_in_a_running_process_is_created_again_in_wal_mode(set
         Path(f"{catalog}{suffix}").unlink(missing_ok=True)  # the lake deleted while the worker runs
     with Lake(settings) as lake:
         assert lake.count("quarantine") == 0
-    with sqlite3.connect(catalog) as con:
-        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert _journal_mode(catalog) == "wal"
 
 
 def test_a_commit_during_an_open_read_leaves_the_lake_usable(settings):
