@@ -49,7 +49,7 @@ from tasks.ingest import IngestSummary, commit_quarantine, quarantine_entry
 from tasks.lake import Lake, conform, utc_now
 from tasks.readers.base import Granule
 from tasks.readers.registry import open_granule
-from tasks.readers.satellite_common import invalid_mask
+from tasks.readers.satellite_common import PACKED_SOURCE, decode_packed, invalid_mask, packed_source
 from tasks.sources import discover, fetch, sha256_file, size_bytes
 
 log = logging.getLogger(__name__)
@@ -408,25 +408,48 @@ def _load(product: ProductDef, ds: xr.Dataset) -> tuple[xr.Dataset, xr.DataArray
         {name: var for name, var in ds.data_vars.items() if _packable(var)}
     try:
         if not packed:
-            return ds.copy().load(scheduler=_DECODE_SCHEDULER), None
+            return _without_packed_sources(ds.copy(deep=False)).load(scheduler=_DECODE_SCHEDULER), None
         return _load_packed(product, ds, packed)
     finally:
         ds.close()  # the source file, once read (readers register its closer)
 
 
 def _load_packed(product: ProductDef, ds: xr.Dataset, packed: dict) -> tuple[xr.Dataset, xr.DataArray | None]:
-    """:func:`_load` with the variables of ``packed`` packed chunk by chunk."""
-    out = ds.copy()
+    """:func:`_load` with the variables of ``packed`` packed chunk by chunk.
+
+    A variable that is the unchanged decoding of the file's own packed integers, with the same
+    scale, offset, fill value and integer type, is stored as those integers (no decoding and
+    re-encoding of every value: the swath reader's largest cost); others are packed by xarray's encoder.
+    """
+    out = ds.copy(deep=False)
+    from_file = set()
     for name, var in packed.items():
-        out[name] = _packed_lazily(str(name), var.variable)
+        source = packed_source(var)
+        out[name] = _packed_lazily(str(name), var.variable, source)
+        if out[name].data is source:
+            from_file.add(name)
+    out = _without_packed_sources(out)
     band = None
     main = _main_variable_or_none(product, ds)
+    if main in from_file:  # its coverage band: decoded from the loaded integers
+        out = out.load(scheduler=_DECODE_SCHEDULER)
+        middle = _middle_band(out[main]).variable
+        return out, xr.DataArray(decode_packed(middle.values, middle.dims, middle.attrs, str(main)), dims=middle.dims)
     if main in packed:
-        band = ds[main]
-        if "wavelength" in band.dims:
-            band = band.isel(wavelength=band.sizes["wavelength"] // 2)
-        out, band = dask.compute(out, band, scheduler=_DECODE_SCHEDULER)  # the band's chunks are decoded once
+        out, band = dask.compute(out, _middle_band(ds[main]), scheduler=_DECODE_SCHEDULER)  # chunks decoded once
     return out.load(scheduler=_DECODE_SCHEDULER), band
+
+
+def _middle_band(data: xr.DataArray) -> xr.DataArray:
+    """The middle wavelength of a spectral variable (the variable itself otherwise)."""
+    return data.isel(wavelength=data.sizes["wavelength"] // 2) if "wavelength" in data.dims else data
+
+
+def _without_packed_sources(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` without the readers' links to packed source integers (not an encoding to store)."""
+    for var in ds.variables.values():
+        var.encoding.pop(PACKED_SOURCE, None)
+    return ds
 
 
 def _packable(var: xr.DataArray) -> bool:
@@ -441,12 +464,19 @@ def _packable(var: xr.DataArray) -> bool:
             and " since " not in str(attrs.get("units", "")))
 
 
-def _packed_lazily(name: str, var: xr.Variable) -> xr.Variable:
-    """``var`` packed chunk by chunk (dask) as the Zarr writer would encode it, with the attributes it would write."""
+def _packed_lazily(name: str, var: xr.Variable, source=None) -> xr.Variable:
+    """``var`` packed chunk by chunk (dask) as the Zarr writer would encode it, with the attributes it would write.
+
+    ``source``: the file's packed integers ``var`` decodes (:func:`packed_source`), used as they are
+    when the writer would pack to their dtype.
+    """
     encoding = dict(var.encoding)
+    encoding.pop(PACKED_SOURCE, None)
     sample = xr.Variable(var.dims, np.zeros((1,) * var.ndim, var.dtype), dict(var.attrs), dict(encoding))
     meta = _encode_zarr_variable(sample, name=name, zarr_format=3)  # attributes, dtype, remaining encoding
-    data = var.data.map_blocks(_pack_block, var.dims, encoding, name, dtype=meta.dtype)
+    if source is not None and source.dtype == meta.dtype:
+        return xr.Variable(var.dims, source, meta.attrs, meta.encoding)
+    data = var.data.map_blocks(_pack_block, var.dims, encoding, name, dtype=meta.dtype, meta=np.array((), meta.dtype))
     return xr.Variable(var.dims, data, meta.attrs, meta.encoding)
 
 
