@@ -240,7 +240,7 @@ def marginal(rows: list[dict]) -> dict | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default="l3m,swath", help="comma-separated cases: l3m, swath")
-    parser.add_argument("--scales", default="2,10", help="numbers of granules (memory flatness: small vs large)")
+    parser.add_argument("--scales", default="2,10,30", help="numbers of granules (memory flatness: small vs large)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--repeat", type=int, default=1,
                         help="ingest runs per case (fresh process and lake each); the best wall time is kept "

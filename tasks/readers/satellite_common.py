@@ -50,11 +50,11 @@ def parse_time(text: str | datetime | np.datetime64) -> datetime:
 
 
 #: Variables up to this decoded size are one dask chunk: loading one is a single netCDF4 read.
-#: Read in the file's chunks (a 0.1 deg L3m day has 16), each chunk waits for the GIL again and
-#: dask copies the pieces into one array; in the ingest pipeline, where the writer thread holds the
-#: GIL between its C calls, that made an L3m day 2x slower to decode (10 days: 2.5 s -> 1.8 s whole).
-#: Bigger variables (a full PACE L2 Rrs cube is 1.6 GB) keep the file's chunks, so memory stays
-#: bounded by a few chunks.
+#: In the file's chunks (a 0.1 deg L3m day has 16) every chunk is one more netCDF4 call to hand
+#: over with the ingest's writer thread, and dask copies the pieces into one array again: 10 L3m
+#: days ingested in 2.5-2.9 s that way, 1.7-2.0 s read whole (benchmarks/README.md). Bigger
+#: variables (a full PACE L2 Rrs cube is 1.6 GB) keep the file's chunks, so memory stays bounded
+#: by a few chunks.
 WHOLE_VARIABLE_BYTES = 128 * 2**20
 #: Encoding key of a variable decoded from CF-packed integers (see :func:`packed_source`).
 PACKED_SOURCE = "oceanlake_packed_source"
@@ -120,7 +120,8 @@ def _reading_chunks(ds: xr.Dataset, raw: xr.Dataset | None) -> xr.Dataset:
             out[name] = var.chunk(chunks)
             continue
         ints = packed.chunk(chunks).data
-        data = ints.map_blocks(decode_packed, packed.dims, dict(packed.attrs), str(name), dtype=var.dtype)
+        data = ints.map_blocks(decode_packed, packed.dims, dict(packed.attrs), str(name), dtype=var.dtype,
+                               meta=np.array((), var.dtype))
         out[name] = xr.Variable(var.dims, data, var.attrs, {**var.encoding, PACKED_SOURCE: (data.name, ints)})
     return out
 
