@@ -75,9 +75,9 @@ def _icechunk_writer_is_compatible() -> bool:
 _USE_TO_ICECHUNK = _icechunk_writer_is_compatible()
 
 try:  # the encoder xarray's Zarr backend applies to every variable it writes
-    from xarray.backends.zarr import encode_zarr_variable as _encode_zarr_variable
-except ImportError:  # pragma: no cover - another xarray layout: appends go through to_zarr
-    _encode_zarr_variable = None
+    from xarray.backends.zarr import encode_zarr_variable
+except ImportError:  # pragma: no cover - another xarray layout: appends go through to_zarr, variables are
+    encode_zarr_variable = None  # packed at write time
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,7 +369,7 @@ def _append_in_memory(dataset: xr.Dataset, session: icechunk.Session, dim: str, 
     ``dim`` that the cube already holds with the same dimensions and encoded dtype.
     """
     variables = dict(dataset.variables)
-    if _encode_zarr_variable is None or any(
+    if encode_zarr_variable is None or any(
             dim not in var.dims or not isinstance(var.data, np.ndarray) for var in variables.values()):
         return False
     group = zarr.open_group(session.store, mode="r+", zarr_format=3)
@@ -381,7 +381,7 @@ def _append_in_memory(dataset: xr.Dataset, session: icechunk.Session, dim: str, 
     for name, var in variables.items():
         array = group[str(name)]
         axis = var.dims.index(dim)
-        encoded = _encode_zarr_variable(xr.Variable(var.dims, var.data, var.attrs, dict(state.encodings[name])),
+        encoded = encode_zarr_variable(xr.Variable(var.dims, var.data, var.attrs, dict(state.encodings[name])),
                                         name=str(name), zarr_format=3)
         if tuple(array.metadata.dimension_names or ()) != var.dims or encoded.dtype != array.dtype or \
                 array.shape[:axis] + array.shape[axis + 1:] != var.shape[:axis] + var.shape[axis + 1:]:

@@ -43,13 +43,13 @@ import lake_schema
 from lake_schema.definitions import ProductDef
 from tasks import quality
 from tasks.config import Settings
-from tasks.cubes import default_chunks, write_cube
+from tasks.cubes import default_chunks, encode_zarr_variable, write_cube
 from tasks.errors import InvalidFile, OceanlakeError
 from tasks.ingest import IngestSummary, commit_quarantine, quarantine_entry
 from tasks.lake import Lake, conform, utc_now
 from tasks.readers.base import Granule
 from tasks.readers.registry import open_granule
-from tasks.readers.satellite_common import PACKED_SOURCE, decode_packed, invalid_mask, packed_source
+from tasks.readers.satellite_common import PACKED_SOURCE, decode_packed, invalid_mask, is_cf_packed, packed_source
 from tasks.sources import discover, fetch, sha256_file, size_bytes
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,6 @@ try:
     _LIBC.malloc_trim  # noqa: B018 - glibc only (not musl)
 except (OSError, AttributeError):  # pragma: no cover
     _LIBC = None
-
-try:  # the encoder xarray's Zarr backend applies to every variable it writes
-    from xarray.backends.zarr import encode_zarr_variable as _encode_zarr_variable
-except ImportError:  # pragma: no cover - another xarray layout: variables are packed at write time
-    _encode_zarr_variable = None
-
 
 #: Written granules are recorded in the catalog by one DuckLake commit per this many granules.
 BATCH_GRANULES = 8
@@ -404,7 +398,7 @@ def _load(product: ProductDef, ds: xr.Dataset) -> tuple[xr.Dataset, xr.DataArray
     the main variable is one of them, its coverage band (:func:`_coverage`) is decoded in the same
     pass. Grid granules keep floats: appends are packed with the encoding stored in the cube.
     """
-    packed = {} if product.geometry == "grid" or _encode_zarr_variable is None else \
+    packed = {} if product.geometry == "grid" or encode_zarr_variable is None else \
         {name: var for name, var in ds.data_vars.items() if _packable(var)}
     try:
         if not packed:
@@ -455,9 +449,7 @@ def _without_packed_sources(ds: xr.Dataset) -> xr.Dataset:
 def _packable(var: xr.DataArray) -> bool:
     """Whether ``var`` is lazy float data that its encoding packs into integers (scalar scale/offset, a fill value)."""
     enc, attrs = var.encoding, var.attrs
-    return (var.dtype.kind == "f" and var.chunks is not None
-            and ("scale_factor" in enc or "add_offset" in enc)
-            and np.dtype(enc.get("dtype", var.dtype)).kind in "iu"
+    return (var.chunks is not None and is_cf_packed(var.variable)
             and enc.get("_FillValue") is not None and "missing_value" not in enc and "_Unsigned" not in enc
             and np.ndim(enc.get("scale_factor", 1)) == 0 and np.ndim(enc.get("add_offset", 0)) == 0
             and not any(k in attrs for k in ("scale_factor", "add_offset", "_FillValue", "missing_value"))
@@ -473,7 +465,7 @@ def _packed_lazily(name: str, var: xr.Variable, source=None) -> xr.Variable:
     encoding = dict(var.encoding)
     encoding.pop(PACKED_SOURCE, None)
     sample = xr.Variable(var.dims, np.zeros((1,) * var.ndim, var.dtype), dict(var.attrs), dict(encoding))
-    meta = _encode_zarr_variable(sample, name=name, zarr_format=3)  # attributes, dtype, remaining encoding
+    meta = encode_zarr_variable(sample, name=name, zarr_format=3)  # attributes, dtype, remaining encoding
     if source is not None and source.dtype == meta.dtype:
         return xr.Variable(var.dims, source, meta.attrs, meta.encoding)
     data = var.data.map_blocks(_pack_block, var.dims, encoding, name, dtype=meta.dtype, meta=np.array((), meta.dtype))
@@ -481,7 +473,7 @@ def _packed_lazily(name: str, var: xr.Variable, source=None) -> xr.Variable:
 
 
 def _pack_block(block: np.ndarray, dims: tuple, encoding: dict, name: str) -> np.ndarray:
-    return np.asarray(_encode_zarr_variable(xr.Variable(dims, block, {}, dict(encoding)), name=name,
+    return np.asarray(encode_zarr_variable(xr.Variable(dims, block, {}, dict(encoding)), name=name,
                                             zarr_format=3).values)
 
 

@@ -73,7 +73,7 @@ def open_tree(path: str | Path) -> xr.DataTree:
     trees = []
     try:
         trees.append(xr.open_datatree(path, engine="netcdf4", chunks=None, decode_timedelta=False))
-        if any(_cf_packed(var) for node in trees[0].subtree for var in node.variables.values()):
+        if any(is_cf_packed(var) for node in trees[0].subtree for var in node.variables.values()):
             trees.append(xr.open_datatree(path, engine="netcdf4", chunks=None, mask_and_scale=False,
                                           decode_times=False, decode_timedelta=False))
         tree = trees[0].map_over_datasets(_reading_chunks, trees[1] if len(trees) > 1 else None)
@@ -98,7 +98,7 @@ def packed_source(var: xr.DataArray | xr.Variable) -> Any | None:
     return source[1]
 
 
-def _cf_packed(var: xr.Variable) -> bool:
+def is_cf_packed(var: xr.Variable) -> bool:
     """Whether a decoded variable was stored as integers packed with ``scale_factor``/``add_offset``."""
     enc = var.encoding
     return var.dtype.kind == "f" and np.dtype(enc.get("dtype", var.dtype)).kind in "iu" and \
@@ -115,7 +115,7 @@ def _reading_chunks(ds: xr.Dataset, raw: xr.Dataset | None) -> xr.Dataset:
         if name in ds.xindexes:  # index coordinates are in memory already
             continue
         chunks = {} if var.nbytes <= WHOLE_VARIABLE_BYTES else var.encoding.get("preferred_chunks", {})
-        packed = raw.variables.get(name) if raw is not None and _cf_packed(var) else None
+        packed = raw.variables.get(name) if raw is not None and is_cf_packed(var) else None
         if packed is None or packed.dtype.kind not in "iu" or packed.shape != var.shape:
             out[name] = var.chunk(chunks)
             continue

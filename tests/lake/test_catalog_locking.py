@@ -8,6 +8,7 @@ reader makes a writer's COMMIT fail that way, and every later attach then failed
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -37,11 +38,8 @@ def _catalog(settings) -> Path:
 
 def _journal_mode(catalog: Path) -> str:
     """The catalog's journal mode, read with Python's sqlite3 (no DuckDB connection has the file open here)."""
-    con = sqlite3.connect(catalog)
-    try:
+    with contextlib.closing(sqlite3.connect(catalog)) as con:
         return con.execute("PRAGMA journal_mode").fetchone()[0]
-    finally:
-        con.close()
 
 
 def test_a_new_catalog_is_in_wal_mode(settings):
@@ -54,7 +52,7 @@ def test_an_existing_rollback_journal_catalog_is_switched_to_wal(settings):
     with Lake(settings) as lake:
         lake.quarantine([_row("before.nc")])
     catalog = _catalog(settings)
-    with sqlite3.connect(catalog) as con:  # a catalog made by an older oceanlake or another DuckLake client
+    with contextlib.closing(sqlite3.connect(catalog)) as con:  # made by an older oceanlake or another client
         con.execute("PRAGMA journal_mode=DELETE")
     duck._wal_checked.clear()  # as in a new process (the check runs once per process and file)
     with Lake(settings) as lake:
